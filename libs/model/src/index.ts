@@ -1,0 +1,44 @@
+/**
+ * @mmim/model — MMIM (MultiModal InfoMax) in TensorFlow.js, matching the authors' PyTorch code.
+ *
+ * ```ts
+ * const model = MmimModel.initialize(resolveMmimConfig({ bert: TINY_BERT, d_vin: 20, d_ain: 5 }), 1111);
+ * const stepper = new TwoStageStepper(model, optimizationConfig);
+ * stepper.beginStage(0); stepper.step(batch);   // -lld, MMILB optimiser
+ * stepper.beginStage(1); stepper.step(batch);   // task + alpha nce - beta lld - beta H
+ * ```
+ */
+export {
+  BERT_BASE,
+  ConfigError,
+  TINY_BERT,
+  bertConfigSchema,
+  derivedDims,
+  mmimConfigSchema,
+  resolveMmimConfig,
+  type BertConfig,
+  type MmimConfig,
+  type MmimConfigInput,
+} from './config.js';
+export { validateBatch, type MmimBatch } from './batch.js';
+export { MmimModel, type ForwardOptions, type MmimTerms, type PairName } from './model.js';
+export {
+  BERT_PREFIX,
+  groupOf,
+  initialStateDict,
+  isBertParamTrainable,
+  mmimParamSpecs,
+  sizeOf,
+  type ParamGroup,
+  type ParamName,
+  type ParamSpec,
+} from './params.js';
+export { SeededRandom, dropoutScales, hashString, hashWords } from './rng.js';
+export { TwoStageStepper, type OptimizationConfig, type Stage, type StepReport } from './stepper.js';
+export { TorchAdam, adamUpdate, ADAM_DEFAULTS, type AdamGroup, type AdamHyper, type AdamSlot } from './optim/adam.js';
+export { clipFactor, globalNorm } from './optim/clip.js';
+export { cholesky, inverseFromCholesky, tryLogdet } from './layers/logdet.js';
+export { clampLengths, lstmRecurrence } from './layers/lstm.js';
+export { entropyTerm, labelSignIndices, type EntropyMemory } from './layers/entropy.js';
+export { cpcNce, l2NormalizeRows } from './layers/heads.js';
+export type { DropoutContext, ParamLookup } from './layers/basic.js';

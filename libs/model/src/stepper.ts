@@ -1,0 +1,182 @@
+/**
+ * MMIM's two-stage optimisation step (MMIM.md, "Training procedure"), one batch at a time:
+ *
+ * - stage 0: loss = -lld (no labels, no entropy), step the `mmilb` optimiser;
+ * - stage 1: loss = L1(pred, y) + alpha nce - beta lld (contrast on), minus beta H from the
+ *   third batch on (`i_batch > 1`, once the one-batch memory has been filled), step `main`.
+ *
+ * Before each step the gradients of ALL parameters that have one are clipped together
+ * (including those the current optimiser does not step). PyTorch's gradient bookkeeping is
+ * reproduced: a parameter whose gradient was never computed has None and Adam skips it; once
+ * computed, `zero_grad()` leaves a zero gradient that Adam steps (weight decay + moments). This
+ * is the reference's behaviour (`zeroGradToNone: false`); `true` gives the clean variant.
+ *
+ * A step whose gradient norm is not finite is skipped (no weight or moment changes) and
+ * reported, so a NaN can never reach the weights.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MmimBatch } from './batch.js';
+import { entropyTerm, type EntropyMemory } from './layers/entropy.js';
+import type { MmimModel, PairName } from './model.js';
+import { TorchAdam } from './optim/adam.js';
+import { clipFactor, globalNorm } from './optim/clip.js';
+import { groupOf, type ParamName } from './params.js';
+
+export interface OptimizationConfig {
+  lr_main: number;
+  lr_bert: number;
+  lr_mmilb: number;
+  weight_decay_main: number;
+  weight_decay_bert: number;
+  weight_decay_club: number;
+  clip: number;
+  alpha: number;
+  beta: number;
+  contrast: boolean;
+  /** Seed of the dropout masks. */
+  seed: number;
+  /** PyTorch >= 2 zero_grad(set_to_none=True) semantics instead of the reference's zeros. */
+  zeroGradToNone: boolean;
+}
+
+export type Stage = 0 | 1;
+
+export interface StepReport {
+  stage: Stage;
+  /** Index of the batch within the stage's pass (the reference's i_batch). */
+  batchIndex: number;
+  loss: number;
+  yLoss: number | null;
+  lld: number;
+  nce: number;
+  /** Sum of the pairs' entropies when computed this step, else null. */
+  H: number | null;
+  /** Pairs whose entropy was dropped (covariance not positive definite). */
+  entropySkipped: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** True when the step was skipped because the gradient norm was not finite. */
+  skippedNonFinite: boolean;
+}
+
+export class TwoStageStepper {
+  readonly mmilbOptimizer: TorchAdam;
+  readonly mainOptimizer: TorchAdam;
+  /** Parameters whose gradient PyTorch would hold as a tensor (not None). */
+  readonly gradComputed = new Set<ParamName>();
+  /** Optimiser steps taken (both stages): keys the dropout masks. */
+  globalStep = 0;
+  private memory: Partial<Record<PairName, EntropyMemory>> = {};
+  private stage: Stage = 0;
+  private batchIndex = 0;
+
+  constructor(
+    readonly model: MmimModel,
+    readonly opt: OptimizationConfig,
+  ) {
+    const trainable = new Set(model.trainableVariables().map((v) => model.paramOfVariable(v.name)));
+    const names = model.specs.map((s) => s.name).filter((n) => trainable.has(n));
+    const by = (g: string): ParamName[] => names.filter((n) => groupOf(n) === g);
+    this.mmilbOptimizer = new TorchAdam([
+      { name: 'mmilb', params: by('mmilb'), lr: opt.lr_mmilb, weightDecay: opt.weight_decay_club },
+    ]);
+    this.mainOptimizer = new TorchAdam([
+      { name: 'bert', params: by('bert'), lr: opt.lr_bert, weightDecay: opt.weight_decay_bert },
+      { name: 'main', params: by('main'), lr: opt.lr_main, weightDecay: opt.weight_decay_main },
+    ]);
+  }
+
+  /** Start a pass over the training set: resets i_batch and the entropy memory (as train()). */
+  beginStage(stage: Stage): void {
+    if (stage === 0 && !this.opt.contrast) throw new Error('stage 0 runs only with contrast on');
+    this.stage = stage;
+    this.batchIndex = 0;
+    this.memory = {};
+  }
+
+  /** One optimiser step of the current stage on `batch`. */
+  step(batch: MmimBatch): StepReport {
+    const stage = this.stage;
+    const i = this.batchIndex;
+    const { model, opt } = this;
+    const drop = { seed: opt.seed, step: this.globalStep, sampleIndex: batch.sampleIndex };
+    const useMemory = stage === 1 && opt.contrast && i >= 1;
+    const hInLoss = stage === 1 && opt.contrast && i > 1;
+    const scalars: { y: tf.Scalar | null; lld: tf.Scalar | null; nce: tf.Scalar | null; H: tf.Scalar | null } = {
+      y: null,
+      lld: null,
+      nce: null,
+      H: null,
+    };
+    let entropySkipped = 0;
+    const nextMemory: Partial<Record<PairName, EntropyMemory>> = {};
+
+    const prefix = model.textPrefix(batch, drop);
+    const { value, grads } = tf.variableGrads(() => {
+      const t = model.forward(batch, { dropout: drop, withProjections: stage === 1, textPrefix: prefix });
+      scalars.lld = tf.keep(t.lld);
+      scalars.nce = tf.keep(t.nce);
+      if (stage === 0) return tf.neg(t.lld) as tf.Scalar;
+      const yLoss: tf.Scalar = tf.mean(tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels))));
+      scalars.y = tf.keep(yLoss);
+      let Hsum: tf.Scalar | null = null;
+      for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
+        const r = entropyTerm(z, batch.labels, useMemory ? (this.memory[pair] ?? null) : null, model.config.entropy_jitter);
+        nextMemory[pair] = r.next;
+        if (r.skipReason !== null) entropySkipped++;
+        if (r.H !== null) Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
+      }
+      // A pair whose entropy was dropped leaves H out of this step's loss altogether.
+      if (Hsum !== null && entropySkipped === 0) scalars.H = tf.keep(Hsum);
+      if (!opt.contrast) return yLoss;
+      let loss: tf.Scalar = tf.sub(tf.add(yLoss, tf.mul(t.nce, opt.alpha)), tf.mul(t.lld, opt.beta)) as tf.Scalar;
+      if (hInLoss && scalars.H !== null) loss = tf.sub(loss, tf.mul(scalars.H, opt.beta)) as tf.Scalar;
+      return loss as tf.Scalar;
+    }, model.trainableVariables());
+    prefix?.dispose();
+    if (stage === 1) this.memory = nextMemory;
+
+    const host = new Map<ParamName, Float32Array | undefined>();
+    for (const [varName, g] of Object.entries(grads)) {
+      const name = model.paramOfVariable(varName);
+      host.set(name, Float32Array.from(g.dataSync() as Float32Array));
+      this.gradComputed.add(name);
+      g.dispose();
+    }
+    if (!opt.zeroGradToNone) {
+      for (const name of this.gradComputed) {
+        if (!host.has(name)) host.set(name, new Float32Array(model.spec(name).shape.reduce((a, b) => a * b, 1)));
+      }
+    }
+    const read = (s: tf.Scalar | null): number | null => {
+      if (s === null) return null;
+      const x = s.dataSync()[0] ?? Number.NaN;
+      s.dispose();
+      return x;
+    };
+    const loss = value.dataSync()[0] ?? Number.NaN;
+    value.dispose();
+    const report: StepReport = {
+      stage,
+      batchIndex: i,
+      loss,
+      yLoss: read(scalars.y),
+      lld: read(scalars.lld) ?? Number.NaN,
+      nce: read(scalars.nce) ?? Number.NaN,
+      H: read(scalars.H),
+      entropySkipped,
+      gradNorm: globalNorm(host.values()),
+      skippedNonFinite: false,
+    };
+    this.batchIndex++;
+    this.globalStep++;
+    if (!Number.isFinite(report.gradNorm) || !Number.isFinite(loss)) {
+      report.skippedNonFinite = true;
+      return report;
+    }
+    const optimizer = stage === 0 ? this.mmilbOptimizer : this.mainOptimizer;
+    const changed = optimizer.step(model.host, host, clipFactor(report.gradNorm, opt.clip));
+    model.syncToDevice(changed);
+    return report;
+  }
+}
