@@ -42,3 +42,6 @@ export { clampLengths, lstmRecurrence } from './layers/lstm.js';
 export { entropyTerm, labelSignIndices, type EntropyMemory } from './layers/entropy.js';
 export { cpcNce, l2NormalizeRows } from './layers/heads.js';
 export type { DropoutContext, ParamLookup } from './layers/basic.js';
+export { MOSI_SHAPE, randomBatch, sliceBatch, type RandomBatchShape } from './synthetic.js';
+export { MMIM_CONFIG_METADATA_KEY, canonicalName, inferMmimConfig, loadMmimWeights, saveMmimWeights, type LoadedWeights } from './io/weights.js';
+export { loadHfBert, mmimNameForHf, readBertConfig, type HfBert } from './io/hf-bert.js';

@@ -22,10 +22,10 @@ import {
   values,
 } from './testing/parity-fixtures.js';
 
-const init = loadFixture('init.safetensors');
-const batches = loadFixture('batches.safetensors');
-const forward = loadFixture('forward.safetensors');
-const train = loadFixture('train.safetensors');
+const init = await loadFixture('init.safetensors');
+const batches = await loadFixture('batches.safetensors');
+const forward = await loadFixture('forward.safetensors');
+const train = await loadFixture('train.safetensors');
 const cfg = parityConfig(init);
 
 function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {

@@ -20,7 +20,9 @@ import { entropyTerm, type EntropyMemory } from './layers/entropy.js';
 import type { MmimModel, PairName } from './model.js';
 import { TorchAdam } from './optim/adam.js';
 import { clipFactor, globalNorm } from './optim/clip.js';
-import { groupOf, type ParamName } from './params.js';
+import { BERT_PREFIX, groupOf, type ParamName } from './params.js';
+
+const WORD_EMBEDDINGS = `${BERT_PREFIX}embeddings.word_embeddings.weight`;
 
 export interface OptimizationConfig {
   lr_main: number;
@@ -142,6 +144,13 @@ export class TwoStageStepper {
       host.set(name, Float32Array.from(g.dataSync() as Float32Array));
       this.gradComputed.add(name);
       g.dispose();
+    }
+    // HF's word embedding has padding_idx = pad_token_id: its row never receives a gradient.
+    const wordEmb = host.get(WORD_EMBEDDINGS);
+    if (wordEmb !== undefined) {
+      const H = model.config.bert.hidden_size;
+      const pad = model.config.bert.pad_token_id;
+      wordEmb.fill(0, pad * H, (pad + 1) * H);
     }
     if (!opt.zeroGradToNone) {
       for (const name of this.gradComputed) {

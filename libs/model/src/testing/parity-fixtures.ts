@@ -11,7 +11,7 @@ import type { OptimizationConfig } from '../stepper.js';
 
 export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../parity/fixtures');
 
-export function loadFixture(name: string): SafetensorsFile {
+export function loadFixture(name: string): Promise<SafetensorsFile> {
   return readSafetensorsFile(path.join(FIXTURE_DIR, name));
 }
 

@@ -1,0 +1,160 @@
+/**
+ * Behaviour of the model and the stepper beyond parity: no tensor leaks per step, NaN never
+ * reaches the weights, a singular entropy covariance is skipped and counted, dropout masks follow
+ * the sample (not the batch slice), and frozen BERT layers get no gradient.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@mmim/runtime';
+import { resolveMmimConfig, type MmimConfig } from './config.js';
+import { MmimModel } from './model.js';
+import { TwoStageStepper, type OptimizationConfig } from './stepper.js';
+import { randomBatch, sliceBatch } from './synthetic.js';
+
+const bert = {
+  vocab_size: 2000,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+};
+
+function config(extra: Partial<Record<string, unknown>> = {}): MmimConfig {
+  return resolveMmimConfig({ bert, d_vin: 6, d_ain: 5, d_vh: 8, d_ah: 8, d_vout: 16, d_aout: 16, d_prjh: 24, ...extra });
+}
+
+const optimization: OptimizationConfig = {
+  lr_main: 1e-3,
+  lr_bert: 5e-5,
+  lr_mmilb: 1e-3,
+  weight_decay_main: 1e-4,
+  weight_decay_bert: 1e-4,
+  weight_decay_club: 1e-4,
+  clip: 1,
+  alpha: 0.1,
+  beta: 0.1,
+  contrast: true,
+  seed: 1111,
+  zeroGradToNone: false,
+};
+
+const shape = { size: 16, textLength: 12, visualSteps: 9, acousticSteps: 7 };
+
+describe('MMIM model and stepper', () => {
+  before(async () => {
+    await initBackend({ backend: process.env.MMIM_TEST_BACKEND === 'cpu' ? 'cpu' : 'wasm' });
+  });
+
+  it('keeps tf.memory() flat across training steps of both stages', () => {
+    const c = config();
+    const model = MmimModel.initialize(c, 1);
+    const stepper = new TwoStageStepper(model, optimization);
+    const batches = [0, 1, 2, 3].map((i) => randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, i));
+    const counts: number[] = [];
+    const bytes: number[] = [];
+    for (const stage of [0, 1, 0, 1] as const) {
+      stepper.beginStage(stage);
+      for (const b of batches) {
+        const r = stepper.step(b);
+        assert.ok(Number.isFinite(r.loss));
+        counts.push(tf.memory().numTensors);
+        bytes.push(tf.memory().numBytes);
+      }
+    }
+    assert.ok(counts.every((n) => n === counts[0]), `tensor counts per step: ${counts.join(',')}`);
+    assert.ok(bytes.every((n) => n === bytes[0]), `bytes per step: ${bytes.join(',')}`);
+    model.dispose();
+  });
+
+  it('skips a step whose gradient is not finite and leaves weights and moments untouched', () => {
+    const c = config();
+    const model = MmimModel.initialize(c, 2);
+    const stepper = new TwoStageStepper(model, optimization);
+    stepper.beginStage(1);
+    const good = randomBatch(c, shape, 5);
+    stepper.step(good);
+    const before = model.stateDict();
+    const slotsBefore = stepper.mainOptimizer.slots.get('fusion_prj.linear_1.weight')?.step;
+    const bad = randomBatch(c, shape, 6);
+    bad.visual[3] = Number.NaN;
+    const r = stepper.step(bad);
+    assert.equal(r.skippedNonFinite, true);
+    for (const [name, v] of model.stateDict()) {
+      assert.deepEqual(v, before.get(name), `parameter ${name} changed on a skipped step`);
+    }
+    assert.equal(stepper.mainOptimizer.slots.get('fusion_prj.linear_1.weight')?.step, slotsBefore);
+    model.dispose();
+  });
+
+  it('drops H when a class covariance is singular, counts it, and keeps the loss finite', () => {
+    const c = config();
+    const model = MmimModel.initialize(c, 3);
+    const stepper = new TwoStageStepper(model, optimization);
+    stepper.beginStage(1);
+    // One negative sample per batch: Σ_neg from 2 rows in 4 dims is singular.
+    const batches = [0, 1, 2].map((i) => {
+      const b = randomBatch(c, shape, 10 + i);
+      b.labels.fill(1.5);
+      b.labels[0] = -1;
+      return b;
+    });
+    const reports = batches.map((b) => stepper.step(b));
+    assert.equal(reports[0]?.entropySkipped, 0, 'no memory yet on the first batch');
+    assert.ok((reports[2]?.entropySkipped ?? 0) > 0);
+    assert.equal(reports[2]?.H, null);
+    for (const r of reports) assert.ok(Number.isFinite(r.loss) && !r.skippedNonFinite);
+    for (const v of model.host.values()) assert.ok(v.every(Number.isFinite));
+    model.dispose();
+  });
+
+  it('draws the same dropout masks for a sample whichever batch slice holds it', () => {
+    const c = config();
+    const model = MmimModel.initialize(c, 4);
+    const batch = randomBatch(c, shape, 21);
+    const drop = (b: typeof batch) => ({ seed: 9, step: 3, sampleIndex: b.sampleIndex });
+    const whole = tf.tidy(() => model.forward(batch, { dropout: drop(batch), withProjections: false }).preds.dataSync());
+    const first = sliceBatch(batch, 0, 6, c.d_vin, c.d_ain);
+    const rest = sliceBatch(batch, 6, 16, c.d_vin, c.d_ain);
+    const parts = tf.tidy(() => [
+      ...model.forward(first, { dropout: drop(first), withProjections: false }).preds.dataSync(),
+      ...model.forward(rest, { dropout: drop(rest), withProjections: false }).preds.dataSync(),
+    ]);
+    parts.forEach((p, i) => assert.ok(Math.abs(p - (whole[i] ?? NaN)) < 1e-5, `sample ${i}: ${p} vs ${whole[i]}`));
+    // And dropout is really on: evaluation mode gives other predictions.
+    const evalPreds = model.predict(batch);
+    assert.ok(evalPreds.some((p, i) => Math.abs(p - (whole[i] ?? NaN)) > 1e-4));
+    model.dispose();
+  });
+
+  it('trains only the top BERT layers with trainable_layers, and none with freeze', () => {
+    const base = config({ bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } });
+    const all = MmimModel.initialize(base, 5);
+    const batch = randomBatch(base, shape, 31);
+    const top = new MmimModel(config({ bert: base.bert, text_encoder: { trainable_layers: 1 } }), all.stateDict());
+    const frozen = new MmimModel(config({ bert: base.bert, text_encoder: { freeze: true } }), all.stateDict());
+    const gradNames = (m: MmimModel): string[] => {
+      const prefix = m.textPrefix(batch, null);
+      const { value, grads } = tf.variableGrads(() => {
+        const t = m.forward(batch, { dropout: null, withProjections: false, textPrefix: prefix });
+        return tf.add(tf.sum(t.preds), t.nce) as tf.Scalar;
+      }, m.trainableVariables());
+      prefix?.dispose();
+      value.dispose();
+      const names = Object.keys(grads).map((k) => m.paramOfVariable(k));
+      tf.dispose(grads);
+      return names;
+    };
+    const bertNames = (names: string[]) => names.filter((n) => n.includes('bertmodel'));
+    assert.ok(bertNames(gradNames(all)).some((n) => n.includes('embeddings')));
+    const topBert = bertNames(gradNames(top));
+    assert.ok(topBert.length > 0 && topBert.every((n) => n.includes('encoder.layer.1.')), topBert.join(','));
+    assert.deepEqual(bertNames(gradNames(frozen)), []);
+    // Freezing changes what trains, not what the model computes.
+    const p = all.predict(batch);
+    top.predict(batch).forEach((x, i) => assert.ok(Math.abs(x - (p[i] ?? NaN)) < 1e-5));
+    frozen.predict(batch).forEach((x, i) => assert.ok(Math.abs(x - (p[i] ?? NaN)) < 1e-5));
+    [all, top, frozen].forEach((m) => m.dispose());
+  });
+});
