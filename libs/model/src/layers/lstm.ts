@@ -23,8 +23,126 @@ export function clampLengths(lengths: ArrayLike<number>, T: number): Int32Array 
   return out;
 }
 
-function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
+/** Activations kept from the forward pass for the backward pass (row-major per (b, t)). */
+interface LstmSaved {
+  /** i, f, g, o after their nonlinearity: (B, T, 4h). */
+  gates: Float32Array;
+  /** Cell state after each step: (B, T, h). */
+  cells: Float32Array;
+  /** Hidden state after each step: (B, T, h). */
+  hiddens: Float32Array;
+  /** Hidden state at each sample's last valid step: (B, h). */
+  hOut: Float32Array;
+}
+
+/*
+ * The loops below index typed arrays with `!`: every index is in range by construction, and
+ * `?? 0` on each read would cost a branch in the innermost loops (measured ~2x).
+ */
+
+function lstmForward(X: Float32Array, W: Float64Array, lengths: Int32Array, B: number, T: number, Hd: number): LstmSaved {
+  const G = 4 * Hd;
+  const gates = new Float32Array(B * T * G);
+  const cells = new Float32Array(B * T * Hd);
+  const hiddens = new Float32Array(B * T * Hd);
+  const hOut = new Float32Array(B * Hd);
+  const pre = new Float64Array(G);
+  const h = new Float64Array(Hd);
+  const c = new Float64Array(Hd);
+  for (let b = 0; b < B; b++) {
+    h.fill(0);
+    c.fill(0);
+    const len = lengths[b]!;
+    for (let t = 0; t < len; t++) {
+      const xOff = (b * T + t) * G;
+      for (let k = 0; k < G; k++) {
+        let s = X[xOff + k]!;
+        const wOff = k * Hd;
+        for (let j = 0; j < Hd; j++) s += W[wOff + j]! * h[j]!;
+        pre[k] = s;
+      }
+      const sOff = (b * T + t) * Hd;
+      for (let j = 0; j < Hd; j++) {
+        const ig = 1 / (1 + Math.exp(-pre[j]!));
+        const fg = 1 / (1 + Math.exp(-pre[Hd + j]!));
+        const gg = Math.tanh(pre[2 * Hd + j]!);
+        const og = 1 / (1 + Math.exp(-pre[3 * Hd + j]!));
+        const cNew = fg * c[j]! + ig * gg;
+        c[j] = cNew;
+        const hNew = og * Math.tanh(cNew);
+        h[j] = hNew;
+        gates[xOff + j] = ig;
+        gates[xOff + Hd + j] = fg;
+        gates[xOff + 2 * Hd + j] = gg;
+        gates[xOff + 3 * Hd + j] = og;
+        cells[sOff + j] = cNew;
+        hiddens[sOff + j] = hNew;
+      }
+    }
+    for (let j = 0; j < Hd; j++) hOut[b * Hd + j] = h[j]!;
+  }
+  return { gates, cells, hiddens, hOut };
+}
+
+function lstmBackward(
+  dH: Float32Array,
+  W: Float64Array,
+  gates: Float32Array,
+  cells: Float32Array,
+  hiddens: Float32Array,
+  lengths: Int32Array,
+  B: number,
+  T: number,
+  Hd: number,
+): { dX: Float32Array; dW: Float32Array } {
+  const G = 4 * Hd;
+  const dX = new Float32Array(B * T * G);
+  const dW = new Float64Array(G * Hd);
+  const dh = new Float64Array(Hd);
+  const dc = new Float64Array(Hd);
+  const da = new Float64Array(G);
+  const hPrev = new Float64Array(Hd);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < Hd; j++) dh[j] = dH[b * Hd + j]!;
+    dc.fill(0);
+    const len = lengths[b]!;
+    for (let t = len - 1; t >= 0; t--) {
+      const gOff = (b * T + t) * G;
+      const sOff = (b * T + t) * Hd;
+      const prevOff = sOff - Hd;
+      for (let j = 0; j < Hd; j++) {
+        const ig = gates[gOff + j]!;
+        const fg = gates[gOff + Hd + j]!;
+        const gg = gates[gOff + 2 * Hd + j]!;
+        const og = gates[gOff + 3 * Hd + j]!;
+        const tc = Math.tanh(cells[sOff + j]!);
+        const cPrev = t > 0 ? cells[prevOff + j]! : 0;
+        const dhj = dh[j]!;
+        const dcj = dc[j]! + dhj * og * (1 - tc * tc);
+        da[j] = dcj * gg * ig * (1 - ig);
+        da[Hd + j] = dcj * cPrev * fg * (1 - fg);
+        da[2 * Hd + j] = dcj * ig * (1 - gg * gg);
+        da[3 * Hd + j] = dhj * tc * og * (1 - og);
+        dc[j] = dcj * fg;
+      }
+      for (let k = 0; k < G; k++) dX[gOff + k] = da[k]!;
+      if (t === 0) break;
+      // dW_hh += da ⊗ h_{t-1};  dh_{t-1} = W_hh^T da
+      for (let j = 0; j < Hd; j++) {
+        hPrev[j] = hiddens[prevOff + j]!;
+        dh[j] = 0;
+      }
+      for (let k = 0; k < G; k++) {
+        const a = da[k]!;
+        const wOff = k * Hd;
+        for (let j = 0; j < Hd; j++) {
+          dW[wOff + j] = dW[wOff + j]! + a * hPrev[j]!;
+          dh[j] = dh[j]! + W[wOff + j]! * a;
+        }
+      }
+    }
+  }
+  return { dX, dW: Float32Array.from(dW) };
 }
 
 /**
@@ -42,95 +160,12 @@ export function lstmRecurrence(xp: tf.Tensor3D, whh: tf.Tensor2D, lengths: Int32
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xpIn, whhIn] = inputs as [tf.Tensor, tf.Tensor];
     const X = xpIn.dataSync() as Float32Array;
-    const W = whhIn.dataSync() as Float32Array;
-    // Saved per (b, t): gate activations i, f, g, o (4h) and cell state c (h).
-    const gates = new Float32Array(B * T * G);
-    const cells = new Float32Array(B * T * Hd);
-    const hiddens = new Float32Array(B * T * Hd);
-    const hOut = new Float32Array(B * Hd);
-    const pre = new Float64Array(G);
-    const h = new Float64Array(Hd);
-    const c = new Float64Array(Hd);
-    for (let b = 0; b < B; b++) {
-      h.fill(0);
-      c.fill(0);
-      const len = lengths[b] ?? 1;
-      for (let t = 0; t < len; t++) {
-        const xOff = (b * T + t) * G;
-        for (let k = 0; k < G; k++) {
-          let s = X[xOff + k] ?? 0;
-          const wOff = k * Hd;
-          for (let j = 0; j < Hd; j++) s += (W[wOff + j] ?? 0) * (h[j] ?? 0);
-          pre[k] = s;
-        }
-        const sOff = (b * T + t) * Hd;
-        for (let j = 0; j < Hd; j++) {
-          const ig = sigmoid(pre[j] ?? 0);
-          const fg = sigmoid(pre[Hd + j] ?? 0);
-          const gg = Math.tanh(pre[2 * Hd + j] ?? 0);
-          const og = sigmoid(pre[3 * Hd + j] ?? 0);
-          const cNew = fg * (c[j] ?? 0) + ig * gg;
-          c[j] = cNew;
-          h[j] = og * Math.tanh(cNew);
-          gates[xOff + j] = ig;
-          gates[xOff + Hd + j] = fg;
-          gates[xOff + 2 * Hd + j] = gg;
-          gates[xOff + 3 * Hd + j] = og;
-          cells[sOff + j] = cNew;
-          hiddens[sOff + j] = h[j] ?? 0;
-        }
-      }
-      for (let j = 0; j < Hd; j++) hOut[b * Hd + j] = h[j] ?? 0;
-    }
+    const W = Float64Array.from(whhIn.dataSync() as Float32Array);
+    const { gates, cells, hiddens, hOut } = lstmForward(X, W, lengths, B, T, Hd);
     const value = tf.tensor2d(hOut, [B, Hd]);
-
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const dH = dy.dataSync() as Float32Array;
-      const dX = new Float32Array(B * T * G);
-      const dW = new Float64Array(G * Hd);
-      const dh = new Float64Array(Hd);
-      const dc = new Float64Array(Hd);
-      const da = new Float64Array(G);
-      for (let b = 0; b < B; b++) {
-        for (let j = 0; j < Hd; j++) dh[j] = dH[b * Hd + j] ?? 0;
-        dc.fill(0);
-        const len = lengths[b] ?? 1;
-        for (let t = len - 1; t >= 0; t--) {
-          const gOff = (b * T + t) * G;
-          const sOff = (b * T + t) * Hd;
-          const prevOff = sOff - Hd;
-          for (let j = 0; j < Hd; j++) {
-            const ig = gates[gOff + j] ?? 0;
-            const fg = gates[gOff + Hd + j] ?? 0;
-            const gg = gates[gOff + 2 * Hd + j] ?? 0;
-            const og = gates[gOff + 3 * Hd + j] ?? 0;
-            const tc = Math.tanh(cells[sOff + j] ?? 0);
-            const cPrev = t > 0 ? (cells[prevOff + j] ?? 0) : 0;
-            const dhj = dh[j] ?? 0;
-            const dcj = (dc[j] ?? 0) + dhj * og * (1 - tc * tc);
-            da[j] = dcj * gg * ig * (1 - ig);
-            da[Hd + j] = dcj * cPrev * fg * (1 - fg);
-            da[2 * Hd + j] = dcj * ig * (1 - gg * gg);
-            da[3 * Hd + j] = dhj * tc * og * (1 - og);
-            dc[j] = dcj * fg;
-          }
-          for (let k = 0; k < G; k++) dX[gOff + k] = da[k] ?? 0;
-          // dW_hh += da ⊗ h_{t-1};  dh_{t-1} = W_hh^T da
-          dh.fill(0);
-          if (t > 0) {
-            for (let k = 0; k < G; k++) {
-              const a = da[k] ?? 0;
-              if (a === 0) continue;
-              const wOff = k * Hd;
-              for (let j = 0; j < Hd; j++) {
-                dW[wOff + j] = (dW[wOff + j] ?? 0) + a * (hiddens[prevOff + j] ?? 0);
-                dh[j] = (dh[j] ?? 0) + (W[wOff + j] ?? 0) * a;
-              }
-            }
-          }
-        }
-      }
-      return [tf.tensor3d(dX, [B, T, G]), tf.tensor2d(Float32Array.from(dW), [G, Hd])];
+      const { dX, dW } = lstmBackward(dy.dataSync() as Float32Array, W, gates, cells, hiddens, lengths, B, T, Hd);
+      return [tf.tensor3d(dX, [B, T, G]), tf.tensor2d(dW, [G, Hd])];
     };
     return { value, gradFunc };
   });
