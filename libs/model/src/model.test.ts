@@ -157,4 +157,33 @@ describe('MMIM model and stepper', () => {
     frozen.predict(batch).forEach((x, i) => assert.ok(Math.abs(x - (p[i] ?? NaN)) < 1e-5));
     [all, top, frozen].forEach((m) => m.dispose());
   });
+
+  it('micro-batched BERT gives the same step as the whole batch, and leaks nothing', () => {
+    const c = config();
+    const whole = MmimModel.initialize(c, 8);
+    const micro = new MmimModel(c, whole.stateDict());
+    const a = new TwoStageStepper(whole, optimization);
+    const b = new TwoStageStepper(micro, { ...optimization, textMicroBatch: 5 });
+    const batches = [0, 1, 2].map((i) => randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, 40 + i));
+    const counts: number[] = [];
+    for (const stage of [0, 1] as const) {
+      a.beginStage(stage);
+      b.beginStage(stage);
+      for (const batch of batches) {
+        const ra = a.step(batch);
+        const rb = b.step(batch);
+        assert.ok(Math.abs(ra.loss - rb.loss) <= 1e-5 * Math.max(1, Math.abs(ra.loss)), `loss ${ra.loss} vs ${rb.loss}`);
+        assert.ok(Math.abs(ra.gradNorm - rb.gradNorm) <= 1e-4 * ra.gradNorm, `grad norm ${ra.gradNorm} vs ${rb.gradNorm}`);
+        counts.push(tf.memory().numTensors);
+      }
+    }
+    for (const [name, v] of whole.host) {
+      const w = micro.host.get(name) ?? new Float32Array(0);
+      let worst = 0;
+      v.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - (w[i] ?? NaN)))));
+      assert.ok(worst <= 2e-5, `${name}: max |diff| ${worst}`);
+    }
+    assert.ok(counts.slice(1).every((n) => n === counts[1]), `tensor counts ${counts.join(',')}`);
+    [whole, micro].forEach((m) => m.dispose());
+  });
 });

@@ -45,6 +45,8 @@ export interface ForwardOptions {
   withProjections: boolean;
   /** Text hidden states already computed outside the gradient scope (frozen BERT layers). */
   textPrefix?: tf.Tensor2D | null;
+  /** The text vector itself, computed elsewhere (micro-batched BERT); BERT is not run. */
+  text?: tf.Tensor2D | null;
 }
 
 let modelCounter = 0;
@@ -169,6 +171,11 @@ export class MmimModel {
     };
   }
 
+  /** True when some BERT parameter receives gradients. */
+  get bertTrains(): boolean {
+    return this.frozenBertLayers < this.config.bert.num_hidden_layers;
+  }
+
   /** The text vector: [CLS] of BERT's last layer (B, d_t). */
   text(batch: MmimBatch, drop: DropoutContext | null, prefix: tf.Tensor2D | null): tf.Tensor2D {
     const c = this.config.bert;
@@ -185,7 +192,9 @@ export class MmimModel {
     const drop = opts.dropout;
     const prefix = opts.textPrefix ?? null;
     let text: tf.Tensor2D;
-    if (this.bertFrozenEntirely) {
+    if (opts.text !== undefined && opts.text !== null) {
+      text = opts.text;
+    } else if (this.bertFrozenEntirely) {
       if (prefix === null) throw new Error('frozen BERT: pass textPrefix computed by textPrefix()');
       text = prefix;
     } else {

@@ -17,7 +17,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
 import { entropyTerm, type EntropyMemory } from './layers/entropy.js';
+import type { DropoutContext } from './layers/basic.js';
 import type { MmimModel, PairName } from './model.js';
+import { sliceBatch } from './synthetic.js';
 import { TorchAdam } from './optim/adam.js';
 import { clipFactor, globalNorm } from './optim/clip.js';
 import { BERT_PREFIX, groupOf, type ParamName } from './params.js';
@@ -39,6 +41,14 @@ export interface OptimizationConfig {
   seed: number;
   /** PyTorch >= 2 zero_grad(set_to_none=True) semantics instead of the reference's zeros. */
   zeroGradToNone: boolean;
+  /**
+   * Run the trainable BERT part in micro-batches of this many samples (0 = whole batch). The
+   * loss and gradients stay those of the whole batch: the text vectors are computed first, the
+   * rest of MMIM takes its gradient w.r.t. them, and BERT's gradient is accumulated per
+   * micro-batch as a vector-Jacobian product. Costs one extra BERT forward; bounds activation
+   * memory to one micro-batch.
+   */
+  textMicroBatch?: number;
 }
 
 export type Stage = 0 | 1;
@@ -113,9 +123,20 @@ export class TwoStageStepper {
     let entropySkipped = 0;
     const nextMemory: Partial<Record<PairName, EntropyMemory>> = {};
 
-    const prefix = model.textPrefix(batch, drop);
+    const micro = opt.textMicroBatch ?? 0;
+    const microBatched = micro > 0 && micro < batch.size && model.bertTrains;
+    const prefix = microBatched ? null : model.textPrefix(batch, drop);
+    // Micro-batched BERT: text vectors first (no tape), held in a temporary variable whose
+    // gradient is the upstream gradient for BERT's vector-Jacobian products below.
+    let textLeaf: tf.Variable | null = null;
+    if (microBatched) {
+      const text = microBatchedText(model, batch, drop, micro);
+      textLeaf = tf.variable(text, true, `mmim-text-leaf-${++textLeafCounter}`);
+      text.dispose(); // the variable holds its own reference to the data
+    }
+    const vars = textLeaf === null ? model.trainableVariables() : [...model.trainableVariables().filter((v) => !isBertVariable(model, v.name)), textLeaf];
     const { value, grads } = tf.variableGrads(() => {
-      const t = model.forward(batch, { dropout: drop, withProjections: stage === 1, textPrefix: prefix });
+      const t = model.forward(batch, { dropout: drop, withProjections: stage === 1, textPrefix: prefix, text: textLeaf as tf.Tensor2D | null });
       scalars.lld = tf.keep(t.lld);
       scalars.nce = tf.keep(t.nce);
       if (stage === 0) return tf.neg(t.lld) as tf.Scalar;
@@ -134,8 +155,17 @@ export class TwoStageStepper {
       let loss: tf.Scalar = tf.sub(tf.add(yLoss, tf.mul(t.nce, opt.alpha)), tf.mul(t.lld, opt.beta)) as tf.Scalar;
       if (hInLoss && scalars.H !== null) loss = tf.sub(loss, tf.mul(scalars.H, opt.beta)) as tf.Scalar;
       return loss as tf.Scalar;
-    }, model.trainableVariables());
+    }, vars);
     prefix?.dispose();
+    if (textLeaf !== null) {
+      const upstream = grads[textLeaf.name];
+      delete grads[textLeaf.name];
+      textLeaf.dispose();
+      if (upstream !== undefined) {
+        Object.assign(grads, bertVectorJacobian(model, batch, drop, micro, upstream));
+        upstream.dispose();
+      }
+    }
     if (stage === 1) this.memory = nextMemory;
 
     const host = new Map<ParamName, Float32Array | undefined>();
@@ -188,4 +218,70 @@ export class TwoStageStepper {
     model.syncToDevice(changed);
     return report;
   }
+}
+
+let textLeafCounter = 0;
+
+function isBertVariable(model: MmimModel, variableName: string): boolean {
+  return model.paramOfVariable(variableName).startsWith(BERT_PREFIX);
+}
+
+function microBatches(size: number, micro: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let from = 0; from < size; from += micro) out.push([from, Math.min(size, from + micro)]);
+  return out;
+}
+
+/** [CLS] vectors of the whole batch, computed micro-batch by micro-batch without a tape. */
+function microBatchedText(model: MmimModel, batch: MmimBatch, drop: DropoutContext, micro: number): tf.Tensor2D {
+  const c = model.config;
+  const parts = microBatches(batch.size, micro).map(([from, to]) =>
+    tf.tidy(() => {
+      const mb = sliceBatch(batch, from, to, c.d_vin, c.d_ain);
+      const mdrop = { ...drop, sampleIndex: mb.sampleIndex };
+      return model.text(mb, mdrop, model.textPrefix(mb, mdrop));
+    }),
+  );
+  const text = tf.concat(parts, 0);
+  tf.dispose(parts);
+  return text;
+}
+
+/**
+ * BERT's gradient for the whole batch as a sum over micro-batches of d<text_m, upstream_m>/dθ,
+ * recomputing each micro-batch's forward with a tape.
+ */
+function bertVectorJacobian(
+  model: MmimModel,
+  batch: MmimBatch,
+  drop: DropoutContext,
+  micro: number,
+  upstream: tf.Tensor,
+): tf.NamedTensorMap {
+  const c = model.config;
+  const bertVars = model.trainableVariables().filter((v) => isBertVariable(model, v.name));
+  const total: tf.NamedTensorMap = {};
+  for (const [from, to] of microBatches(batch.size, micro)) {
+    const mb = sliceBatch(batch, from, to, c.d_vin, c.d_ain);
+    const mdrop = { ...drop, sampleIndex: mb.sampleIndex };
+    const prefix = model.textPrefix(mb, mdrop);
+    const up = tf.slice(upstream, [from, 0], [to - from, -1]);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(model.text(mb, mdrop, prefix), up)) as tf.Scalar,
+      bertVars,
+    );
+    value.dispose();
+    up.dispose();
+    prefix?.dispose();
+    for (const [name, g] of Object.entries(grads)) {
+      const prev = total[name];
+      if (prev === undefined) total[name] = g;
+      else {
+        total[name] = tf.add(prev, g);
+        prev.dispose();
+        g.dispose();
+      }
+    }
+  }
+  return total;
 }
