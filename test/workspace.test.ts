@@ -10,12 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 
 interface Graph {
-  graph: { nodes: Record<string, { data: { root: string; tags?: string[] } }>; dependencies: Record<string, { target: string }[]> };
+  graph: {
+    nodes: Record<string, { data: { root: string; tags?: string[] } }>;
+    dependencies: Record<string, { target: string }[]>;
+  };
 }
 
 function projectGraph(): Graph {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nx-graph-')), 'graph.json');
-  execFileSync('npx', ['nx', 'graph', `--file=${file}`], { env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' });
+  execFileSync('npx', ['nx', 'graph', `--file=${file}`], {
+    env: { ...process.env, NX_DAEMON: 'false' },
+    stdio: 'ignore',
+  });
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Graph;
 }
 
@@ -23,7 +29,8 @@ describe('workspace', () => {
   const g = projectGraph().graph;
 
   it('has the libs and apps as Nx projects', () => {
-    for (const name of ['@mmim/runtime', '@mmim/model', '@mmim/cli']) assert.ok(g.nodes[name], `${name} missing from the graph`);
+    for (const name of ['@mmim/runtime', '@mmim/model', '@mmim/cli'])
+      assert.ok(g.nodes[name], `${name} missing from the graph`);
   });
 
   it('has no dependency cycles and no lib -> app edges', () => {
@@ -35,7 +42,10 @@ describe('workspace', () => {
       for (const d of g.dependencies[n] ?? []) {
         if (!g.nodes[d.target]) continue; // npm packages
         if (g.nodes[n]?.data.root.startsWith('libs/')) {
-          assert.ok(!g.nodes[d.target]?.data.root.startsWith('apps/'), `lib ${n} depends on app ${d.target}`);
+          assert.ok(
+            !g.nodes[d.target]?.data.root.startsWith('apps/'),
+            `lib ${n} depends on app ${d.target}`,
+          );
         }
         visit(d.target, [...trail, n]);
       }
@@ -46,8 +56,14 @@ describe('workspace', () => {
 
   it('gives every lib exactly one public entry, src/index.ts', () => {
     for (const node of Object.values(g.nodes).filter((x) => x.data.root.startsWith('libs/'))) {
-      const pkg = JSON.parse(fs.readFileSync(path.join(node.data.root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
-      assert.deepEqual(Object.keys(pkg.exports), ['.'], `${node.data.root} exports more than one entry`);
+      const pkg = JSON.parse(
+        fs.readFileSync(path.join(node.data.root, 'package.json'), 'utf8'),
+      ) as { exports: Record<string, string> };
+      assert.deepEqual(
+        Object.keys(pkg.exports),
+        ['.'],
+        `${node.data.root} exports more than one entry`,
+      );
       assert.equal(pkg.exports['.'], './src/index.ts');
       assert.ok(fs.existsSync(path.join(node.data.root, 'src/index.ts')));
     }

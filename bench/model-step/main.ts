@@ -46,8 +46,18 @@ const noDropout = { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
 const baseTop = Number(args['base-top']);
 const configs: BenchConfig[] = [
   { name: 'tiny', bert: { ...TINY_BERT, ...noDropout }, freeze: false, trainable_layers: null },
-  { name: 'base-frozen', bert: { ...BERT_BASE, ...noDropout }, freeze: true, trainable_layers: null },
-  { name: `base-top-${baseTop}`, bert: { ...BERT_BASE, ...noDropout }, freeze: false, trainable_layers: baseTop },
+  {
+    name: 'base-frozen',
+    bert: { ...BERT_BASE, ...noDropout },
+    freeze: true,
+    trainable_layers: null,
+  },
+  {
+    name: `base-top-${baseTop}`,
+    bert: { ...BERT_BASE, ...noDropout },
+    freeze: false,
+    trainable_layers: baseTop,
+  },
 ].filter((c) => args.only === undefined || args.only.split(',').some((o) => c.name.startsWith(o)));
 
 const SHAPE = { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 };
@@ -64,29 +74,45 @@ function modelConfig(c: BenchConfig) {
 
 async function main(): Promise<void> {
   const backend = await initBackend({ backend: (args.backend as 'wasm' | undefined) ?? 'auto' });
-  console.log(`bench/model-step | backend ${backend.name} (${backend.device}) | batch ${SHAPE.size}, ${steps} timed steps`);
+  console.log(
+    `bench/model-step | backend ${backend.name} (${backend.device}) | batch ${SHAPE.size}, ${steps} timed steps`,
+  );
   const ours = new Map<string, number>();
   for (const c of configs) {
     const config = modelConfig(c);
     const model = MmimModel.initialize(config, 1);
     const stepper = new TwoStageStepper(model, {
-      lr_main: 1e-3, lr_bert: 5e-5, lr_mmilb: 1e-3,
-      weight_decay_main: 1e-4, weight_decay_bert: 1e-4, weight_decay_club: 1e-4,
-      clip: 1, alpha: 0.1, beta: 0.1, contrast: true, seed: 1, zeroGradToNone: false,
+      lr_main: 1e-3,
+      lr_bert: 5e-5,
+      lr_mmilb: 1e-3,
+      weight_decay_main: 1e-4,
+      weight_decay_bert: 1e-4,
+      weight_decay_club: 1e-4,
+      clip: 1,
+      alpha: 0.1,
+      beta: 0.1,
+      contrast: true,
+      seed: 1,
+      zeroGradToNone: false,
     });
-    const batches = [0, 1].map((i) => randomBatch(config, { ...SHAPE, firstSampleIndex: i * 32 }, i + 1));
+    const batches = [0, 1].map((i) =>
+      randomBatch(config, { ...SHAPE, firstSampleIndex: i * 32 }, i + 1),
+    );
     stepper.beginStage(1);
     stepper.step(batches[0] ?? batches[1]!); // warm-up (kernels, memory)
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) stepper.step(batches[(i + 1) % 2]!);
     const ms = (performance.now() - t0) / steps;
     ours.set(c.name, SHAPE.size / (ms / 1000));
-    console.log(`ours    ${c.name.padEnd(14)} ${ms.toFixed(0).padStart(7)} ms/step ${(SHAPE.size / (ms / 1000)).toFixed(1).padStart(8)} samples/s`);
+    console.log(
+      `ours    ${c.name.padEnd(14)} ${ms.toFixed(0).padStart(7)} ms/step ${(SHAPE.size / (ms / 1000)).toFixed(1).padStart(8)} samples/s`,
+    );
     model.dispose();
   }
   if (args['no-torch']) return;
   const python = '/usr/bin/python3';
-  if (!fs.existsSync(python)) return console.log('PyTorch side skipped: /usr/bin/python3 not found');
+  if (!fs.existsSync(python))
+    return console.log('PyTorch side skipped: /usr/bin/python3 not found');
   try {
     execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
   } catch {
@@ -96,19 +122,37 @@ async function main(): Promise<void> {
   const torchConfigs = configs.map((c) => {
     const m = modelConfig(c);
     return {
-      name: c.name, batch: SHAPE.size, text_len: SHAPE.textLength, tv: SHAPE.visualSteps, ta: SHAPE.acousticSteps,
-      freeze: c.freeze, trainable_layers: c.trainable_layers,
+      name: c.name,
+      batch: SHAPE.size,
+      text_len: SHAPE.textLength,
+      tv: SHAPE.visualSteps,
+      ta: SHAPE.acousticSteps,
+      freeze: c.freeze,
+      trainable_layers: c.trainable_layers,
       model: { ...m, bert: m.bert, n_class: 1 },
     };
   });
   for (const threads of [backend.threads, 2].filter((t, i, a) => a.indexOf(t) === i)) {
-    const out = execFileSync(python, [script, JSON.stringify(torchConfigs), String(threads), String(steps)], {
-      encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
-      maxBuffer: 1 << 20,
-    });
+    const out = execFileSync(
+      python,
+      [script, JSON.stringify(torchConfigs), String(threads), String(steps)],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          OPENBLAS_NUM_THREADS: String(threads),
+          OMP_NUM_THREADS: String(threads),
+        },
+        maxBuffer: 1 << 20,
+      },
+    );
     for (const line of out.trim().split('\n')) {
-      const r = JSON.parse(line) as { name: string; threads: number; ms_per_step: number; samples_per_s: number };
+      const r = JSON.parse(line) as {
+        name: string;
+        threads: number;
+        ms_per_step: number;
+        samples_per_s: number;
+      };
       const mine = ours.get(r.name) ?? NaN;
       console.log(
         `pytorch ${r.name.padEnd(14)} ${r.ms_per_step.toFixed(0).padStart(7)} ms/step ${r.samples_per_s.toFixed(1).padStart(8)} samples/s ` +

@@ -8,31 +8,59 @@ import { initBackend } from '@mmim/runtime';
 import { MmimModel, TINY_BERT, TwoStageStepper, randomBatch, resolveMmimConfig } from '@mmim/model';
 
 await initBackend({ backend: 'auto' });
-const config = resolveMmimConfig({ bert: { ...TINY_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, d_vin: 20, d_ain: 5 });
+const config = resolveMmimConfig({
+  bert: { ...TINY_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+  d_vin: 20,
+  d_ain: 5,
+});
 const model = MmimModel.initialize(config, 1);
-const batch = randomBatch(config, { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 }, 1);
+const batch = randomBatch(
+  config,
+  { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 },
+  1,
+);
 const time = (label: string, f: () => void, n = 3): void => {
   f();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) f();
   console.log(`${label.padEnd(28)} ${((performance.now() - t0) / n).toFixed(1)} ms`);
 };
-time('forward (all terms)', () => tf.tidy(() => void model.forward(batch, { dropout: null, withProjections: true }).preds.dataSync()));
+time('forward (all terms)', () =>
+  tf.tidy(
+    () => void model.forward(batch, { dropout: null, withProjections: true }).preds.dataSync(),
+  ),
+);
 time('text (BERT) forward', () => tf.tidy(() => void model.text(batch, null, null).dataSync()));
 time('forward+backward', () => {
-  const { value, grads } = tf.variableGrads(() => model.forward(batch, { dropout: null, withProjections: true }).nce, model.trainableVariables());
+  const { value, grads } = tf.variableGrads(
+    () => model.forward(batch, { dropout: null, withProjections: true }).nce,
+    model.trainableVariables(),
+  );
   value.dispose();
   for (const g of Object.values(grads)) g.dataSync();
   tf.dispose(grads);
 });
 time('BERT forward+backward', () => {
-  const { value, grads } = tf.variableGrads(() => tf.sum(model.text(batch, null, null)) as tf.Scalar, model.trainableVariables().filter((v) => v.name.includes('bert')));
+  const { value, grads } = tf.variableGrads(
+    () => tf.sum(model.text(batch, null, null)) as tf.Scalar,
+    model.trainableVariables().filter((v) => v.name.includes('bert')),
+  );
   value.dispose();
   tf.dispose(grads);
 });
 const stepper = new TwoStageStepper(model, {
-  lr_main: 1e-3, lr_bert: 5e-5, lr_mmilb: 1e-3, weight_decay_main: 1e-4, weight_decay_bert: 1e-4, weight_decay_club: 1e-4,
-  clip: 1, alpha: 0.1, beta: 0.1, contrast: true, seed: 1, zeroGradToNone: false,
+  lr_main: 1e-3,
+  lr_bert: 5e-5,
+  lr_mmilb: 1e-3,
+  weight_decay_main: 1e-4,
+  weight_decay_bert: 1e-4,
+  weight_decay_club: 1e-4,
+  clip: 1,
+  alpha: 0.1,
+  beta: 0.1,
+  contrast: true,
+  seed: 1,
+  zeroGradToNone: false,
 });
 stepper.beginStage(1);
 time('full stepper step', () => void stepper.step(batch));

@@ -5,15 +5,15 @@ import { Command, Option } from 'commander';
 import { runQuickTrain } from './commands/train.js';
 
 const program = new Command();
-program.name('mmim').description('Train MMIM (MultiModal InfoMax) with TensorFlow.js').showHelpAfterError();
+program
+  .name('mmim')
+  .description('Train MMIM (MultiModal InfoMax) with TensorFlow.js')
+  .showHelpAfterError();
 
-const backendOption = new Option('--backend <name>', 'TF.js backend (default: MMIM_BACKEND or the fastest installed)').choices([
-  'auto',
-  'tensorflow-gpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-]);
+const backendOption = new Option(
+  '--backend <name>',
+  'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
+).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
 program
   .command('train')
@@ -43,7 +43,8 @@ export interface QuickTrainCliOptions {
 
 function toInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got '${value}'`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`expected a positive integer, got '${value}'`);
   return n;
 }
 

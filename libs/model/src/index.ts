@@ -34,8 +34,20 @@ export {
   type ParamSpec,
 } from './params.js';
 export { SeededRandom, dropoutScales, hashString, hashWords } from './rng.js';
-export { TwoStageStepper, type OptimizationConfig, type Stage, type StepReport } from './stepper.js';
-export { TorchAdam, adamUpdate, ADAM_DEFAULTS, type AdamGroup, type AdamHyper, type AdamSlot } from './optim/adam.js';
+export {
+  TwoStageStepper,
+  type OptimizationConfig,
+  type Stage,
+  type StepReport,
+} from './stepper.js';
+export {
+  TorchAdam,
+  adamUpdate,
+  ADAM_DEFAULTS,
+  type AdamGroup,
+  type AdamHyper,
+  type AdamSlot,
+} from './optim/adam.js';
 export { clipFactor, globalNorm } from './optim/clip.js';
 export { cholesky, inverseFromCholesky, tryLogdet } from './layers/logdet.js';
 export { clampLengths, lstmRecurrence } from './layers/lstm.js';
@@ -43,5 +55,12 @@ export { entropyTerm, labelSignIndices, type EntropyMemory } from './layers/entr
 export { cpcNce, l2NormalizeRows } from './layers/heads.js';
 export type { DropoutContext, ParamLookup } from './layers/basic.js';
 export { MOSI_SHAPE, randomBatch, sliceBatch, type RandomBatchShape } from './synthetic.js';
-export { MMIM_CONFIG_METADATA_KEY, canonicalName, inferMmimConfig, loadMmimWeights, saveMmimWeights, type LoadedWeights } from './io/weights.js';
+export {
+  MMIM_CONFIG_METADATA_KEY,
+  canonicalName,
+  inferMmimConfig,
+  loadMmimWeights,
+  saveMmimWeights,
+  type LoadedWeights,
+} from './io/weights.js';
 export { loadHfBert, mmimNameForHf, readBertConfig, type HfBert } from './io/hf-bert.js';

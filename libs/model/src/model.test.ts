@@ -22,7 +22,17 @@ const bert = {
 };
 
 function config(extra: Partial<Record<string, unknown>> = {}): MmimConfig {
-  return resolveMmimConfig({ bert, d_vin: 6, d_ain: 5, d_vh: 8, d_ah: 8, d_vout: 16, d_aout: 16, d_prjh: 24, ...extra });
+  return resolveMmimConfig({
+    bert,
+    d_vin: 6,
+    d_ain: 5,
+    d_vh: 8,
+    d_ah: 8,
+    d_vout: 16,
+    d_aout: 16,
+    d_prjh: 24,
+    ...extra,
+  });
 }
 
 const optimization: OptimizationConfig = {
@@ -51,7 +61,9 @@ describe('MMIM model and stepper', () => {
     const c = config();
     const model = MmimModel.initialize(c, 1);
     const stepper = new TwoStageStepper(model, optimization);
-    const batches = [0, 1, 2, 3].map((i) => randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, i));
+    const batches = [0, 1, 2, 3].map((i) =>
+      randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, i),
+    );
     const counts: number[] = [];
     const bytes: number[] = [];
     for (const stage of [0, 1, 0, 1] as const) {
@@ -63,8 +75,14 @@ describe('MMIM model and stepper', () => {
         bytes.push(tf.memory().numBytes);
       }
     }
-    assert.ok(counts.every((n) => n === counts[0]), `tensor counts per step: ${counts.join(',')}`);
-    assert.ok(bytes.every((n) => n === bytes[0]), `bytes per step: ${bytes.join(',')}`);
+    assert.ok(
+      counts.every((n) => n === counts[0]),
+      `tensor counts per step: ${counts.join(',')}`,
+    );
+    assert.ok(
+      bytes.every((n) => n === bytes[0]),
+      `bytes per step: ${bytes.join(',')}`,
+    );
     model.dispose();
   });
 
@@ -114,14 +132,18 @@ describe('MMIM model and stepper', () => {
     const model = MmimModel.initialize(c, 4);
     const batch = randomBatch(c, shape, 21);
     const drop = (b: typeof batch) => ({ seed: 9, step: 3, sampleIndex: b.sampleIndex });
-    const whole = tf.tidy(() => model.forward(batch, { dropout: drop(batch), withProjections: false }).preds.dataSync());
+    const whole = tf.tidy(() =>
+      model.forward(batch, { dropout: drop(batch), withProjections: false }).preds.dataSync(),
+    );
     const first = sliceBatch(batch, 0, 6, c.d_vin, c.d_ain);
     const rest = sliceBatch(batch, 6, 16, c.d_vin, c.d_ain);
     const parts = tf.tidy(() => [
       ...model.forward(first, { dropout: drop(first), withProjections: false }).preds.dataSync(),
       ...model.forward(rest, { dropout: drop(rest), withProjections: false }).preds.dataSync(),
     ]);
-    parts.forEach((p, i) => assert.ok(Math.abs(p - (whole[i] ?? NaN)) < 1e-5, `sample ${i}: ${p} vs ${whole[i]}`));
+    parts.forEach((p, i) =>
+      assert.ok(Math.abs(p - (whole[i] ?? NaN)) < 1e-5, `sample ${i}: ${p} vs ${whole[i]}`),
+    );
     // And dropout is really on: evaluation mode gives other predictions.
     const evalPreds = model.predict(batch);
     assert.ok(evalPreds.some((p, i) => Math.abs(p - (whole[i] ?? NaN)) > 1e-4));
@@ -129,11 +151,19 @@ describe('MMIM model and stepper', () => {
   });
 
   it('trains only the top BERT layers with trainable_layers, and none with freeze', () => {
-    const base = config({ bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } });
+    const base = config({
+      bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+    });
     const all = MmimModel.initialize(base, 5);
     const batch = randomBatch(base, shape, 31);
-    const top = new MmimModel(config({ bert: base.bert, text_encoder: { trainable_layers: 1 } }), all.stateDict());
-    const frozen = new MmimModel(config({ bert: base.bert, text_encoder: { freeze: true } }), all.stateDict());
+    const top = new MmimModel(
+      config({ bert: base.bert, text_encoder: { trainable_layers: 1 } }),
+      all.stateDict(),
+    );
+    const frozen = new MmimModel(
+      config({ bert: base.bert, text_encoder: { freeze: true } }),
+      all.stateDict(),
+    );
     const gradNames = (m: MmimModel): string[] => {
       const prefix = m.textPrefix(batch, null);
       const { value, grads } = tf.variableGrads(() => {
@@ -149,7 +179,10 @@ describe('MMIM model and stepper', () => {
     const bertNames = (names: string[]) => names.filter((n) => n.includes('bertmodel'));
     assert.ok(bertNames(gradNames(all)).some((n) => n.includes('embeddings')));
     const topBert = bertNames(gradNames(top));
-    assert.ok(topBert.length > 0 && topBert.every((n) => n.includes('encoder.layer.1.')), topBert.join(','));
+    assert.ok(
+      topBert.length > 0 && topBert.every((n) => n.includes('encoder.layer.1.')),
+      topBert.join(','),
+    );
     assert.deepEqual(bertNames(gradNames(frozen)), []);
     // Freezing changes what trains, not what the model computes.
     const p = all.predict(batch);
@@ -164,7 +197,9 @@ describe('MMIM model and stepper', () => {
     const micro = new MmimModel(c, whole.stateDict());
     const a = new TwoStageStepper(whole, optimization);
     const b = new TwoStageStepper(micro, { ...optimization, textMicroBatch: 5 });
-    const batches = [0, 1, 2].map((i) => randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, 40 + i));
+    const batches = [0, 1, 2].map((i) =>
+      randomBatch(c, { ...shape, firstSampleIndex: i * 16 }, 40 + i),
+    );
     const counts: number[] = [];
     for (const stage of [0, 1] as const) {
       a.beginStage(stage);
@@ -172,8 +207,14 @@ describe('MMIM model and stepper', () => {
       for (const batch of batches) {
         const ra = a.step(batch);
         const rb = b.step(batch);
-        assert.ok(Math.abs(ra.loss - rb.loss) <= 1e-5 * Math.max(1, Math.abs(ra.loss)), `loss ${ra.loss} vs ${rb.loss}`);
-        assert.ok(Math.abs(ra.gradNorm - rb.gradNorm) <= 1e-4 * ra.gradNorm, `grad norm ${ra.gradNorm} vs ${rb.gradNorm}`);
+        assert.ok(
+          Math.abs(ra.loss - rb.loss) <= 1e-5 * Math.max(1, Math.abs(ra.loss)),
+          `loss ${ra.loss} vs ${rb.loss}`,
+        );
+        assert.ok(
+          Math.abs(ra.gradNorm - rb.gradNorm) <= 1e-4 * ra.gradNorm,
+          `grad norm ${ra.gradNorm} vs ${rb.gradNorm}`,
+        );
         counts.push(tf.memory().numTensors);
       }
     }
@@ -183,7 +224,10 @@ describe('MMIM model and stepper', () => {
       v.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - (w[i] ?? NaN)))));
       assert.ok(worst <= 2e-5, `${name}: max |diff| ${worst}`);
     }
-    assert.ok(counts.slice(1).every((n) => n === counts[1]), `tensor counts ${counts.join(',')}`);
+    assert.ok(
+      counts.slice(1).every((n) => n === counts[1]),
+      `tensor counts ${counts.join(',')}`,
+    );
     [whole, micro].forEach((m) => m.dispose());
   });
 });

@@ -8,7 +8,14 @@ import { validateBatch } from './batch.js';
 import type { MmimConfig } from './config.js';
 import { dropout, linear, type DropoutContext, type ParamLookup } from './layers/basic.js';
 import { bertEmbeddings, bertEncoderRange } from './layers/bert.js';
-import { entropyProjection, cpcNce, cpcPredict, fusionSubNet, l2NormalizeRows, mmilbLld } from './layers/heads.js';
+import {
+  entropyProjection,
+  cpcNce,
+  cpcPredict,
+  fusionSubNet,
+  l2NormalizeRows,
+  mmilbLld,
+} from './layers/heads.js';
 import { clampLengths, lstmFinalState } from './layers/lstm.js';
 import {
   initialStateDict,
@@ -81,7 +88,11 @@ export class MmimModel {
     const layers = config.bert.num_hidden_layers;
     const n = config.text_encoder.trainable_layers;
     this.bertFrozenEntirely = config.text_encoder.freeze;
-    this.frozenBertLayers = this.bertFrozenEntirely ? layers : n === null ? 0 : Math.max(0, layers - n);
+    this.frozenBertLayers = this.bertFrozenEntirely
+      ? layers
+      : n === null
+        ? 0
+        : Math.max(0, layers - n);
   }
 
   /** A fresh model with the reference's initialisation, seeded. */
@@ -158,11 +169,23 @@ export class MmimModel {
     return tf.tidy(() => {
       const inputs = this.bertInputs(batch);
       const emb = bertEmbeddings(this.param, this.config.bert, inputs, drop);
-      return bertEncoderRange(this.param, this.config.bert, emb, inputs.mask, 0, this.frozenBertLayers, drop);
+      return bertEncoderRange(
+        this.param,
+        this.config.bert,
+        emb,
+        inputs.mask,
+        0,
+        this.frozenBertLayers,
+        drop,
+      );
     });
   }
 
-  private bertInputs(batch: MmimBatch): { ids: tf.Tensor2D; mask: tf.Tensor2D; types: tf.Tensor2D } {
+  private bertInputs(batch: MmimBatch): {
+    ids: tf.Tensor2D;
+    mask: tf.Tensor2D;
+    types: tf.Tensor2D;
+  } {
     const shape: [number, number] = [batch.size, batch.textLength];
     return {
       ids: tf.tensor2d(batch.bertIds, shape, 'int32'),
@@ -203,12 +226,30 @@ export class MmimModel {
     const B = batch.size;
     const visualIn = tf.tensor3d(batch.visual, [B, batch.visualSteps, c.d_vin]);
     const acousticIn = tf.tensor3d(batch.acoustic, [B, batch.acousticSteps, c.d_ain]);
-    const vHidden = lstmFinalState(this.param, 'visual_enc', visualIn, clampLengths(batch.visualLengths, batch.visualSteps));
-    const aHidden = lstmFinalState(this.param, 'acoustic_enc', acousticIn, clampLengths(batch.acousticLengths, batch.acousticSteps));
+    const vHidden = lstmFinalState(
+      this.param,
+      'visual_enc',
+      visualIn,
+      clampLengths(batch.visualLengths, batch.visualSteps),
+    );
+    const aHidden = lstmFinalState(
+      this.param,
+      'acoustic_enc',
+      acousticIn,
+      clampLengths(batch.acousticLengths, batch.acousticSteps),
+    );
     // The encoders' dropout is 0 in the reference for n_layer = 1; kept for n_layer > 1 configs.
     const encDrop = c.n_layer > 1;
-    const visual = linear(this.param, 'visual_enc.linear_1', dropout(vHidden, encDrop ? c.dropout_v : 0, drop, 'visual_enc.dropout'));
-    const acoustic = linear(this.param, 'acoustic_enc.linear_1', dropout(aHidden, encDrop ? c.dropout_a : 0, drop, 'acoustic_enc.dropout'));
+    const visual = linear(
+      this.param,
+      'visual_enc.linear_1',
+      dropout(vHidden, encDrop ? c.dropout_v : 0, drop, 'visual_enc.dropout'),
+    );
+    const acoustic = linear(
+      this.param,
+      'acoustic_enc.linear_1',
+      dropout(aHidden, encDrop ? c.dropout_a : 0, drop, 'acoustic_enc.dropout'),
+    );
 
     const lldParts: Partial<Record<PairName, tf.Scalar>> = {
       tv: mmilbLld(this.param, 'mi_tv', text, visual),
@@ -222,10 +263,22 @@ export class MmimModel {
       if (c.add_va) projections.va = entropyProjection(this.param, 'mi_va', acoustic);
     }
 
-    const { fusion, preds } = fusionSubNet(this.param, tf.concat([text, acoustic, visual], 1), c.dropout_prj, drop);
+    const { fusion, preds } = fusionSubNet(
+      this.param,
+      tf.concat([text, acoustic, visual], 1),
+      c.dropout_prj,
+      drop,
+    );
     const nceOf = (prefix: string, x: tf.Tensor2D): tf.Scalar =>
-      cpcNce(l2NormalizeRows(x), l2NormalizeRows(cpcPredict(this.param, prefix, c.cpc_layers, fusion)));
-    const nceParts = { t: nceOf('cpc_zt', text), v: nceOf('cpc_zv', visual), a: nceOf('cpc_za', acoustic) };
+      cpcNce(
+        l2NormalizeRows(x),
+        l2NormalizeRows(cpcPredict(this.param, prefix, c.cpc_layers, fusion)),
+      );
+    const nceParts = {
+      t: nceOf('cpc_zt', text),
+      v: nceOf('cpc_zv', visual),
+      a: nceOf('cpc_za', acoustic),
+    };
     const nce = tf.addN([nceParts.t, nceParts.v, nceParts.a]) as tf.Scalar;
     const lld = tf.addN(Object.values(lldParts)) as tf.Scalar;
     return { text, visual, acoustic, fusion, preds, lld, lldParts, nce, nceParts, projections };
@@ -235,7 +288,8 @@ export class MmimModel {
   predict(batch: MmimBatch): Float32Array {
     const preds = tf.tidy(() => {
       const prefix = this.textPrefix(batch, null);
-      return this.forward(batch, { dropout: null, withProjections: false, textPrefix: prefix }).preds;
+      return this.forward(batch, { dropout: null, withProjections: false, textPrefix: prefix })
+        .preds;
     });
     const values = preds.dataSync() as Float32Array;
     preds.dispose();
@@ -251,6 +305,8 @@ export class MmimModel {
 function checkSize(spec: ParamSpec, value: Float32Array): void {
   const want = sizeOf(spec.shape);
   if (value.length !== want) {
-    throw new Error(`parameter '${spec.name}' has ${value.length} values, expected shape [${spec.shape}] (${want})`);
+    throw new Error(
+      `parameter '${spec.name}' has ${value.length} values, expected shape [${spec.shape}] (${want})`,
+    );
   }
 }

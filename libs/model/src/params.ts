@@ -55,7 +55,12 @@ function linear(prefix: string, inSize: number, outSize: number, bert = false): 
 
 function layerNorm(prefix: string, size: number): ParamSpec[] {
   return [
-    { name: `${prefix}.weight`, shape: [size], group: 'bert', init: { kind: 'constant', value: 1 } },
+    {
+      name: `${prefix}.weight`,
+      shape: [size],
+      group: 'bert',
+      init: { kind: 'constant', value: 1 },
+    },
     { name: `${prefix}.bias`, shape: [size], group: 'bert', init: { kind: 'constant', value: 0 } },
   ];
 }
@@ -96,10 +101,30 @@ function lstmEncoder(prefix: string, inSize: number, hidden: number, out: number
   const bound = 1 / Math.sqrt(hidden);
   const g = groupOf(prefix);
   return [
-    { name: `${prefix}.rnn.weight_ih_l0`, shape: [4 * hidden, inSize], group: g, init: { kind: 'xavier_normal' } },
-    { name: `${prefix}.rnn.weight_hh_l0`, shape: [4 * hidden, hidden], group: g, init: { kind: 'xavier_normal' } },
-    { name: `${prefix}.rnn.bias_ih_l0`, shape: [4 * hidden], group: g, init: { kind: 'uniform', bound } },
-    { name: `${prefix}.rnn.bias_hh_l0`, shape: [4 * hidden], group: g, init: { kind: 'uniform', bound } },
+    {
+      name: `${prefix}.rnn.weight_ih_l0`,
+      shape: [4 * hidden, inSize],
+      group: g,
+      init: { kind: 'xavier_normal' },
+    },
+    {
+      name: `${prefix}.rnn.weight_hh_l0`,
+      shape: [4 * hidden, hidden],
+      group: g,
+      init: { kind: 'xavier_normal' },
+    },
+    {
+      name: `${prefix}.rnn.bias_ih_l0`,
+      shape: [4 * hidden],
+      group: g,
+      init: { kind: 'uniform', bound },
+    },
+    {
+      name: `${prefix}.rnn.bias_hh_l0`,
+      shape: [4 * hidden],
+      group: g,
+      init: { kind: 'uniform', bound },
+    },
     ...linear(`${prefix}.linear_1`, hidden, out),
   ];
 }
@@ -177,7 +202,10 @@ export function initialValue(spec: ParamSpec, rng: SeededRandom): Float32Array {
 }
 
 /** A full set of initial values, seeded: the same seed gives the same model everywhere. */
-export function initialStateDict(specs: readonly ParamSpec[], seed: number): Map<ParamName, Float32Array> {
+export function initialStateDict(
+  specs: readonly ParamSpec[],
+  seed: number,
+): Map<ParamName, Float32Array> {
   const rng = new SeededRandom(seed);
   const out = new Map<ParamName, Float32Array>();
   for (const spec of specs) out.set(spec.name, initialValue(spec, rng));

@@ -28,12 +28,20 @@ const forward = await loadFixture('forward.safetensors');
 const train = await loadFixture('train.safetensors');
 const cfg = parityConfig(init);
 
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {
+function assertClose(
+  name: string,
+  ours: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  tol: number,
+): void {
   const err = relativeError(ours, ref);
   assert.ok(err <= tol, `${name}: relative error ${err.toExponential(2)} > ${tol}`);
 }
 
-function gradsOf(model: MmimModel, f: () => tf.Scalar): { value: number; grads: Map<string, Float32Array> } {
+function gradsOf(
+  model: MmimModel,
+  f: () => tf.Scalar,
+): { value: number; grads: Map<string, Float32Array> } {
   const { value, grads } = tf.variableGrads(f, model.trainableVariables());
   const out = new Map<string, Float32Array>();
   for (const [k, g] of Object.entries(grads)) {
@@ -51,16 +59,28 @@ function gradsOf(model: MmimModel, f: () => tf.Scalar): { value: number; grads: 
  * norm used is floored at 1e-6 of the whole gradient's norm.
  */
 function checkGrads(prefix: string, grads: Map<string, Float32Array>): void {
-  const expected = [...forward.tensors.keys()].filter((k) => k.startsWith(`${prefix}.grad.`)).map((k) => k.slice(prefix.length + 6));
-  assert.deepEqual([...grads.keys()].sort(), expected.sort(), `${prefix}: parameters that receive a gradient`);
-  const norm = (a: ArrayLike<number>): number => Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));
-  const globalNorm = Math.sqrt(expected.reduce((s, n) => s + norm(values(forward, `${prefix}.grad.${n}`)) ** 2, 0));
+  const expected = [...forward.tensors.keys()]
+    .filter((k) => k.startsWith(`${prefix}.grad.`))
+    .map((k) => k.slice(prefix.length + 6));
+  assert.deepEqual(
+    [...grads.keys()].sort(),
+    expected.sort(),
+    `${prefix}: parameters that receive a gradient`,
+  );
+  const norm = (a: ArrayLike<number>): number =>
+    Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));
+  const globalNorm = Math.sqrt(
+    expected.reduce((s, n) => s + norm(values(forward, `${prefix}.grad.${n}`)) ** 2, 0),
+  );
   for (const name of expected) {
     const ref = values(forward, `${prefix}.grad.${name}`);
     const ours = grads.get(name) ?? new Float32Array(0);
     const diff = norm(Array.from(ours, (x, i) => x - (ref[i] ?? 0)));
     const err = diff / Math.max(norm(ref), 1e-6 * globalNorm);
-    assert.ok(ours.length === ref.length && err <= 1e-4, `${prefix} grad ${name}: relative error ${err.toExponential(2)} > 1e-4`);
+    assert.ok(
+      ours.length === ref.length && err <= 1e-4,
+      `${prefix} grad ${name}: relative error ${err.toExponential(2)} > 1e-4`,
+    );
   }
 }
 
@@ -98,8 +118,18 @@ describe('parity with the PyTorch reference', () => {
       }
     });
     for (const pair of ['tv', 'ta'] as const) {
-      assertClose(`mem ${pair} pos`, memory[pair]?.pos.data ?? [], values(forward, `s1.mem.${pair}.pos`), 1e-5);
-      assertClose(`mem ${pair} neg`, memory[pair]?.neg.data ?? [], values(forward, `s1.mem.${pair}.neg`), 1e-5);
+      assertClose(
+        `mem ${pair} pos`,
+        memory[pair]?.pos.data ?? [],
+        values(forward, `s1.mem.${pair}.pos`),
+        1e-5,
+      );
+      assertClose(
+        `mem ${pair} neg`,
+        memory[pair]?.neg.data ?? [],
+        values(forward, `s1.mem.${pair}.neg`),
+        1e-5,
+      );
     }
     const got: Record<string, Float32Array> = {};
     const o = cfg.optimization;
@@ -133,9 +163,13 @@ describe('parity with the PyTorch reference', () => {
       record('H_tv', H.tv as tf.Scalar);
       record('H_ta', H.ta as tf.Scalar);
       record('y_loss', yLoss);
-      return tf.sub(tf.sub(tf.add(yLoss, tf.mul(t.nce, o.alpha)), tf.mul(t.lld, o.beta)), tf.mul(Hsum, o.beta)) as tf.Scalar;
+      return tf.sub(
+        tf.sub(tf.add(yLoss, tf.mul(t.nce, o.alpha)), tf.mul(t.lld, o.beta)),
+        tf.mul(Hsum, o.beta),
+      ) as tf.Scalar;
     });
-    for (const [k, v] of Object.entries(got)) assertClose(`s1.${k}`, v, values(forward, `s1.${k}`), 1e-5);
+    for (const [k, v] of Object.entries(got))
+      assertClose(`s1.${k}`, v, values(forward, `s1.${k}`), 1e-5);
     assertClose('s1.loss', [value], [scalar(forward, 's1.loss')], 1e-5);
     checkGrads('s1', grads);
     model.dispose();

@@ -114,7 +114,12 @@ export class TwoStageStepper {
     const drop = { seed: opt.seed, step: this.globalStep, sampleIndex: batch.sampleIndex };
     const useMemory = stage === 1 && opt.contrast && i >= 1;
     const hInLoss = stage === 1 && opt.contrast && i > 1;
-    const scalars: { y: tf.Scalar | null; lld: tf.Scalar | null; nce: tf.Scalar | null; H: tf.Scalar | null } = {
+    const scalars: {
+      y: tf.Scalar | null;
+      lld: tf.Scalar | null;
+      nce: tf.Scalar | null;
+      H: tf.Scalar | null;
+    } = {
       y: null,
       lld: null,
       nce: null,
@@ -134,17 +139,32 @@ export class TwoStageStepper {
       textLeaf = tf.variable(text, true, `mmim-text-leaf-${++textLeafCounter}`);
       text.dispose(); // the variable holds its own reference to the data
     }
-    const vars = textLeaf === null ? model.trainableVariables() : [...model.trainableVariables().filter((v) => !isBertVariable(model, v.name)), textLeaf];
+    const vars =
+      textLeaf === null
+        ? model.trainableVariables()
+        : [...model.trainableVariables().filter((v) => !isBertVariable(model, v.name)), textLeaf];
     const { value, grads } = tf.variableGrads(() => {
-      const t = model.forward(batch, { dropout: drop, withProjections: stage === 1, textPrefix: prefix, text: textLeaf as tf.Tensor2D | null });
+      const t = model.forward(batch, {
+        dropout: drop,
+        withProjections: stage === 1,
+        textPrefix: prefix,
+        text: textLeaf as tf.Tensor2D | null,
+      });
       scalars.lld = tf.keep(t.lld);
       scalars.nce = tf.keep(t.nce);
       if (stage === 0) return tf.neg(t.lld) as tf.Scalar;
-      const yLoss: tf.Scalar = tf.mean(tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels))));
+      const yLoss: tf.Scalar = tf.mean(
+        tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels))),
+      );
       scalars.y = tf.keep(yLoss);
       let Hsum: tf.Scalar | null = null;
       for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
-        const r = entropyTerm(z, batch.labels, useMemory ? (this.memory[pair] ?? null) : null, model.config.entropy_jitter);
+        const r = entropyTerm(
+          z,
+          batch.labels,
+          useMemory ? (this.memory[pair] ?? null) : null,
+          model.config.entropy_jitter,
+        );
         nextMemory[pair] = r.next;
         if (r.skipReason !== null) entropySkipped++;
         if (r.H !== null) Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
@@ -152,8 +172,12 @@ export class TwoStageStepper {
       // A pair whose entropy was dropped leaves H out of this step's loss altogether.
       if (Hsum !== null && entropySkipped === 0) scalars.H = tf.keep(Hsum);
       if (!opt.contrast) return yLoss;
-      let loss: tf.Scalar = tf.sub(tf.add(yLoss, tf.mul(t.nce, opt.alpha)), tf.mul(t.lld, opt.beta)) as tf.Scalar;
-      if (hInLoss && scalars.H !== null) loss = tf.sub(loss, tf.mul(scalars.H, opt.beta)) as tf.Scalar;
+      let loss: tf.Scalar = tf.sub(
+        tf.add(yLoss, tf.mul(t.nce, opt.alpha)),
+        tf.mul(t.lld, opt.beta),
+      ) as tf.Scalar;
+      if (hInLoss && scalars.H !== null)
+        loss = tf.sub(loss, tf.mul(scalars.H, opt.beta)) as tf.Scalar;
       return loss as tf.Scalar;
     }, vars);
     prefix?.dispose();
@@ -184,7 +208,8 @@ export class TwoStageStepper {
     }
     if (!opt.zeroGradToNone) {
       for (const name of this.gradComputed) {
-        if (!host.has(name)) host.set(name, new Float32Array(model.spec(name).shape.reduce((a, b) => a * b, 1)));
+        if (!host.has(name))
+          host.set(name, new Float32Array(model.spec(name).shape.reduce((a, b) => a * b, 1)));
       }
     }
     const read = (s: tf.Scalar | null): number | null => {
@@ -233,7 +258,12 @@ function microBatches(size: number, micro: number): [number, number][] {
 }
 
 /** [CLS] vectors of the whole batch, computed micro-batch by micro-batch without a tape. */
-function microBatchedText(model: MmimModel, batch: MmimBatch, drop: DropoutContext, micro: number): tf.Tensor2D {
+function microBatchedText(
+  model: MmimModel,
+  batch: MmimBatch,
+  drop: DropoutContext,
+  micro: number,
+): tf.Tensor2D {
   const c = model.config;
   const parts = microBatches(batch.size, micro).map(([from, to]) =>
     tf.tidy(() => {

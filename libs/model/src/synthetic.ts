@@ -17,7 +17,12 @@ export interface RandomBatchShape {
 }
 
 /** MOSI's shapes at the reference's batch size. */
-export const MOSI_SHAPE: RandomBatchShape = { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 };
+export const MOSI_SHAPE: RandomBatchShape = {
+  size: 32,
+  textLength: 50,
+  visualSteps: 500,
+  acousticSteps: 375,
+};
 
 export function randomBatch(c: MmimConfig, shape: RandomBatchShape, seed: number): MmimBatch {
   const rng = new SeededRandom(seed);
@@ -76,7 +81,13 @@ export function randomBatch(c: MmimConfig, shape: RandomBatchShape, seed: number
 }
 
 /** Rows [from, to) of a batch (what one rank of a data-parallel group holds). */
-export function sliceBatch(b: MmimBatch, from: number, to: number, dVisual: number, dAcoustic: number): MmimBatch {
+export function sliceBatch(
+  b: MmimBatch,
+  from: number,
+  to: number,
+  dVisual: number,
+  dAcoustic: number,
+): MmimBatch {
   const L = b.textLength;
   return {
     size: to - from,
@@ -88,7 +99,10 @@ export function sliceBatch(b: MmimBatch, from: number, to: number, dVisual: numb
     visual: b.visual.slice(from * b.visualSteps * dVisual, to * b.visualSteps * dVisual),
     visualLengths: b.visualLengths.slice(from, to),
     acousticSteps: b.acousticSteps,
-    acoustic: b.acoustic.slice(from * b.acousticSteps * dAcoustic, to * b.acousticSteps * dAcoustic),
+    acoustic: b.acoustic.slice(
+      from * b.acousticSteps * dAcoustic,
+      to * b.acousticSteps * dAcoustic,
+    ),
     acousticLengths: b.acousticLengths.slice(from, to),
     labels: b.labels.slice(from, to),
     sampleIndex: b.sampleIndex.slice(from, to),

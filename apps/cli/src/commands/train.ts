@@ -26,7 +26,11 @@ export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
   const train: MmimBatch[] = Array.from({ length: opts.batches }, (_, i) =>
     randomBatch(config, { ...shape, firstSampleIndex: i * opts.batchSize }, opts.seed * 1000 + i),
   );
-  const valid = randomBatch(config, { ...shape, firstSampleIndex: 1_000_000 }, opts.seed * 1000 + 999);
+  const valid = randomBatch(
+    config,
+    { ...shape, firstSampleIndex: 1_000_000 },
+    opts.seed * 1000 + 999,
+  );
   const model = MmimModel.initialize(config, opts.seed);
   const stepper = new TwoStageStepper(model, {
     lr_main: 1e-3,
@@ -45,7 +49,9 @@ export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
   const say = (line: string): void => {
     if (!opts.json) process.stdout.write(`${line}\n`);
   };
-  say(`backend ${backend.name} (${backend.device}); ${opts.epochs} epochs x ${opts.batches} batches of ${opts.batchSize}`);
+  say(
+    `backend ${backend.name} (${backend.device}); ${opts.epochs} epochs x ${opts.batches} batches of ${opts.batchSize}`,
+  );
   const mae = (): number => {
     const preds = model.predict(valid);
     let s = 0;
@@ -75,7 +81,10 @@ export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
 
 function formatStep(epoch: number, i: number, n: number, r: StepReport, ms: number): string {
   const stage = r.stage === 0 ? 'stage 0 (-lld)' : 'stage 1 (task)';
-  const extra = r.stage === 1 ? ` | L1 ${r.yLoss?.toFixed(4)} | nce ${r.nce.toFixed(3)} | H ${r.H === null ? '-' : r.H.toFixed(3)}` : '';
+  const extra =
+    r.stage === 1
+      ? ` | L1 ${r.yLoss?.toFixed(4)} | nce ${r.nce.toFixed(3)} | H ${r.H === null ? '-' : r.H.toFixed(3)}`
+      : '';
   const flag = r.skippedNonFinite ? ' | SKIPPED (non-finite)' : '';
   return `epoch ${epoch} | ${stage} | batch ${i + 1}/${n} | loss ${r.loss.toFixed(4)} | lld ${r.lld.toFixed(3)}${extra} | |g| ${r.gradNorm.toFixed(2)} | ${ms.toFixed(0)} ms${flag}`;
 }

@@ -28,7 +28,9 @@ export function readBertConfig(file: string): BertConfig {
   }
   const r = raw as Record<string, unknown>;
   if (r.hidden_act !== undefined && r.hidden_act !== 'gelu') {
-    throw new Error(`${file}: hidden_act '${String(r.hidden_act)}' is not supported (BERT uses exact 'gelu')`);
+    throw new Error(
+      `${file}: hidden_act '${String(r.hidden_act)}' is not supported (BERT uses exact 'gelu')`,
+    );
   }
   // HF configs carry many more keys (architectures, model_type ...); the schema keeps ours.
   const parsed = bertConfigSchema.safeParse(r);
@@ -43,7 +45,9 @@ export function readBertConfig(file: string): BertConfig {
 export function mmimNameForHf(name: string): string | null {
   let n = name.replace(/^bert\./, '');
   if (n.startsWith('cls.') || n.endsWith('position_ids')) return null;
-  n = n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  n = n
+    .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+    .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
   if (!/^(embeddings|encoder|pooler)\./.test(n)) return null;
   return `${BERT_PREFIX}${n}`;
 }
@@ -56,19 +60,29 @@ export async function loadHfBert(dir: string): Promise<HfBert> {
     [configPath, 'config.json'],
     [vocabPath, 'vocab.txt'],
   ] as const) {
-    if (!fs.existsSync(p)) throw new Error(`${dir}: no ${what} (a HuggingFace BERT folder has config.json, vocab.txt, model.safetensors)`);
+    if (!fs.existsSync(p))
+      throw new Error(
+        `${dir}: no ${what} (a HuggingFace BERT folder has config.json, vocab.txt, model.safetensors)`,
+      );
   }
   if (!fs.existsSync(weightsPath)) {
     const bin = fs.existsSync(path.join(dir, 'pytorch_model.bin'));
     throw new Error(
       `${dir}: no model.safetensors` +
-        (bin ? ' (pytorch_model.bin found: convert it with safetensors.torch.save_file, pickled weights are not read)' : ''),
+        (bin
+          ? ' (pytorch_model.bin found: convert it with safetensors.torch.save_file, pickled weights are not read)'
+          : ''),
     );
   }
   const config = readBertConfig(configPath);
-  const vocabSize = fs.readFileSync(vocabPath, 'utf8').split('\n').filter((l) => l.length > 0).length;
+  const vocabSize = fs
+    .readFileSync(vocabPath, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0).length;
   if (vocabSize !== config.vocab_size) {
-    throw new Error(`${dir}: vocab.txt has ${vocabSize} tokens but config.json says vocab_size ${config.vocab_size}`);
+    throw new Error(
+      `${dir}: vocab.txt has ${vocabSize} tokens but config.json says vocab_size ${config.vocab_size}`,
+    );
   }
   const state = new Map<ParamName, Float32Array>();
   for (const [name, t] of floatTensors(await readSafetensorsFile(weightsPath), weightsPath)) {

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initBackend, readSafetensorsFile, writeSafetensorsFileAtomic, type SafetensorsTensor } from '@mmim/runtime';
+import {
+  initBackend,
+  readSafetensorsFile,
+  writeSafetensorsFileAtomic,
+  type SafetensorsTensor,
+} from '@mmim/runtime';
 import { MmimModel } from '../model.js';
 import { resolveMmimConfig } from '../config.js';
 import { randomBatch } from '../synthetic.js';
@@ -31,10 +36,28 @@ describe('weights I/O', () => {
     const expected = parityConfig(await readSafetensorsFile(pytorchFile)).model;
     const { bert: inferredBert, ...inferred } = loaded.config;
     const { bert: expectedBert, ...rest } = expected;
-    for (const key of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size'] as const) {
+    for (const key of [
+      'vocab_size',
+      'hidden_size',
+      'num_hidden_layers',
+      'num_attention_heads',
+      'intermediate_size',
+      'max_position_embeddings',
+      'type_vocab_size',
+    ] as const) {
       assert.equal(inferredBert[key], expectedBert[key], `bert.${key}`);
     }
-    for (const key of ['d_vin', 'd_ain', 'd_vh', 'd_ah', 'd_vout', 'd_aout', 'd_prjh', 'cpc_layers', 'add_va'] as const) {
+    for (const key of [
+      'd_vin',
+      'd_ain',
+      'd_vh',
+      'd_ah',
+      'd_vout',
+      'd_aout',
+      'd_prjh',
+      'cpc_layers',
+      'add_va',
+    ] as const) {
       assert.equal(inferred[key], rest[key], key);
     }
     const model = new MmimModel(loaded.config, loaded.state);
@@ -64,19 +87,28 @@ describe('weights I/O', () => {
     assert.deepEqual(loaded.config, config);
     assert.equal(loaded.metadata.note, 'test');
     const again = new MmimModel(loaded.config, loaded.state);
-    const batch = randomBatch(config, { size: 6, textLength: 10, visualSteps: 9, acousticSteps: 7 }, 3);
+    const batch = randomBatch(
+      config,
+      { size: 6, textLength: 10, visualSteps: 9, acousticSteps: 7 },
+      3,
+    );
     assert.deepEqual(again.predict(batch), model.predict(batch));
     [model, again].forEach((m) => m.dispose());
   });
 
   it('names the file when it is torn, and the parameter when a shape is wrong', async () => {
     const good = path.join(tmp, 'good.safetensors');
-    const model = MmimModel.initialize(parityConfig(await readSafetensorsFile(pytorchFile)).model, 1);
+    const model = MmimModel.initialize(
+      parityConfig(await readSafetensorsFile(pytorchFile)).model,
+      1,
+    );
     await saveMmimWeights(good, model);
     const torn = path.join(tmp, 'torn.safetensors');
     const bytes = fs.readFileSync(good);
     fs.writeFileSync(torn, bytes.subarray(0, bytes.length - 100));
-    await assert.rejects(loadMmimWeights(torn), (err: Error) => err.message.includes('torn.safetensors'));
+    await assert.rejects(loadMmimWeights(torn), (err: Error) =>
+      err.message.includes('torn.safetensors'),
+    );
     const state = model.stateDict();
     state.set('fusion_prj.linear_3.bias', new Float32Array(3));
     assert.throws(() => model.loadStateDict(state), /fusion_prj\.linear_3\.bias/);
@@ -91,9 +123,24 @@ describe('weights I/O', () => {
     fs.writeFileSync(path.join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
     fs.writeFileSync(
       path.join(dir, 'config.json'),
-      JSON.stringify({ architectures: ['BertForPreTraining'], model_type: 'bert', vocab_size: vocab.length, hidden_size: H, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2, hidden_act: 'gelu' }),
+      JSON.stringify({
+        architectures: ['BertForPreTraining'],
+        model_type: 'bert',
+        vocab_size: vocab.length,
+        hidden_size: H,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 16,
+        type_vocab_size: 2,
+        hidden_act: 'gelu',
+      }),
     );
-    const t = (shape: number[]): SafetensorsTensor => ({ dtype: 'F32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5) });
+    const t = (shape: number[]): SafetensorsTensor => ({
+      dtype: 'F32',
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5),
+    });
     const tensors = new Map<string, SafetensorsTensor>([
       ['bert.embeddings.word_embeddings.weight', t([vocab.length, H])],
       ['bert.embeddings.LayerNorm.gamma', t([H])],
@@ -120,7 +167,17 @@ describe('weights I/O', () => {
   it('refuses a BERT folder without safetensors weights, and says how to convert', async () => {
     const dir = path.join(tmp, 'bin-only');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ vocab_size: 1, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 8, max_position_embeddings: 8 }));
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({
+        vocab_size: 1,
+        hidden_size: 8,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 8,
+        max_position_embeddings: 8,
+      }),
+    );
     fs.writeFileSync(path.join(dir, 'vocab.txt'), '[PAD]\n');
     fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), 'not read');
     await assert.rejects(loadHfBert(dir), /no model\.safetensors.*pytorch_model\.bin found/);

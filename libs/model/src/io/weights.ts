@@ -6,22 +6,37 @@
  * none, so the dimensions are inferred from tensor shapes (the attention head count cannot be:
  * it comes from a BERT config, or hidden/64 as in every published BERT).
  */
-import { readSafetensorsFile, writeSafetensorsFileAtomic, type SafetensorsFile } from '@mmim/runtime';
-import { bertConfigSchema, resolveMmimConfig, type BertConfig, type MmimConfig } from '../config.js';
+import {
+  readSafetensorsFile,
+  writeSafetensorsFileAtomic,
+  type SafetensorsFile,
+} from '@mmim/runtime';
+import {
+  bertConfigSchema,
+  resolveMmimConfig,
+  type BertConfig,
+  type MmimConfig,
+} from '../config.js';
 import type { MmimModel } from '../model.js';
 import { BERT_PREFIX, type ParamName } from '../params.js';
 
 export const MMIM_CONFIG_METADATA_KEY = 'mmim_config';
 
 /** Float32 copies of every floating tensor in a file (F16/BF16/F64 converted). */
-export function floatTensors(file: SafetensorsFile, source: string): Map<string, { shape: number[]; data: Float32Array }> {
+export function floatTensors(
+  file: SafetensorsFile,
+  source: string,
+): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of file.tensors) {
     if (!['F32', 'F64', 'F16', 'BF16'].includes(t.dtype)) {
       if (name.endsWith('position_ids')) continue; // a buffer, not a parameter
-      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}; parameters must be floating point`);
+      throw new Error(
+        `${source}: tensor '${name}' has dtype ${t.dtype}; parameters must be floating point`,
+      );
     }
-    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+    const data =
+      t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
     out.set(name, { shape: [...t.shape], data });
   }
   return out;
@@ -29,12 +44,15 @@ export function floatTensors(file: SafetensorsFile, source: string): Map<string,
 
 /** Strip wrappers PyTorch adds to names (`module.` from DataParallel, `model.`). */
 export function canonicalName(name: string): string {
-  return name.replace(/^(module\.)+/, '').replace(/^model\.(?=(text_enc|visual_enc|acoustic_enc|mi_|cpc_|fusion_prj))/, '');
+  return name
+    .replace(/^(module\.)+/, '')
+    .replace(/^model\.(?=(text_enc|visual_enc|acoustic_enc|mi_|cpc_|fusion_prj))/, '');
 }
 
 function shapeOf(shapes: Map<string, number[]>, name: string, source: string): number[] {
   const s = shapes.get(name);
-  if (s === undefined) throw new Error(`${source}: missing tensor '${name}' needed to infer the model's dimensions`);
+  if (s === undefined)
+    throw new Error(`${source}: missing tensor '${name}' needed to infer the model's dimensions`);
   return s;
 }
 
@@ -53,10 +71,13 @@ export function inferMmimConfig(
   const hidden = dim(`${e}.word_embeddings.weight`, 1);
   let layers = 0;
   while (shapes.has(`${BERT_PREFIX}encoder.layer.${layers}.attention.self.query.weight`)) layers++;
-  if (layers === 0) throw new Error(`${source}: no BERT encoder layers found (${BERT_PREFIX}encoder.layer.0.*)`);
+  if (layers === 0)
+    throw new Error(`${source}: no BERT encoder layers found (${BERT_PREFIX}encoder.layer.0.*)`);
   const heads = bertHints.num_attention_heads ?? (hidden % 64 === 0 ? hidden / 64 : undefined);
   if (heads === undefined) {
-    throw new Error(`${source}: cannot infer num_attention_heads for hidden size ${hidden}; give a BERT config.json`);
+    throw new Error(
+      `${source}: cannot infer num_attention_heads for hidden size ${hidden}; give a BERT config.json`,
+    );
   }
   const bert = bertConfigSchema.parse({
     ...bertHints,
@@ -101,7 +122,10 @@ export interface LoadedWeights {
 }
 
 /** Read MMIM weights (ours or a PyTorch state dict saved as safetensors). */
-export async function loadMmimWeights(path: string, bertHints: Partial<BertConfig> = {}): Promise<LoadedWeights> {
+export async function loadMmimWeights(
+  path: string,
+  bertHints: Partial<BertConfig> = {},
+): Promise<LoadedWeights> {
   const file = await readSafetensorsFile(path);
   const tensors = floatTensors(file, path);
   const state = new Map<ParamName, Float32Array>();
@@ -113,12 +137,18 @@ export async function loadMmimWeights(path: string, bertHints: Partial<BertConfi
   }
   const stored = file.metadata[MMIM_CONFIG_METADATA_KEY];
   const config =
-    stored !== undefined ? resolveMmimConfig(JSON.parse(stored), `${path} metadata '${MMIM_CONFIG_METADATA_KEY}'`) : inferMmimConfig(shapes, path, bertHints);
+    stored !== undefined
+      ? resolveMmimConfig(JSON.parse(stored), `${path} metadata '${MMIM_CONFIG_METADATA_KEY}'`)
+      : inferMmimConfig(shapes, path, bertHints);
   return { config, state, metadata: file.metadata, configFromMetadata: stored !== undefined };
 }
 
 /** Write the model's weights (F32, reference names) with its config in the metadata, atomically. */
-export async function saveMmimWeights(path: string, model: MmimModel, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveMmimWeights(
+  path: string,
+  model: MmimModel,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
   for (const spec of model.specs) {
     const data = model.host.get(spec.name);

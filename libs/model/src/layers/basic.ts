@@ -12,10 +12,18 @@ export type ParamLookup = (name: ParamName) => tf.Tensor;
 
 /** `x @ W^T + b` for x of shape (N, in); W is PyTorch's (out, in). */
 export function linear(P: ParamLookup, prefix: string, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(tf.matMul(x, P(`${prefix}.weight`) as tf.Tensor2D, false, true), P(`${prefix}.bias`));
+  return tf.add(
+    tf.matMul(x, P(`${prefix}.weight`) as tf.Tensor2D, false, true),
+    P(`${prefix}.bias`),
+  );
 }
 
-export function layerNorm(P: ParamLookup, prefix: string, x: tf.Tensor2D, eps: number): tf.Tensor2D {
+export function layerNorm(
+  P: ParamLookup,
+  prefix: string,
+  x: tf.Tensor2D,
+  eps: number,
+): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(normed, P(`${prefix}.weight`)), P(`${prefix}.bias`));
@@ -47,9 +55,16 @@ export function dropout<T extends tf.Tensor>(
   if (ctx === null || rate <= 0) return x;
   const rows = x.shape[0] ?? 0;
   if (rows !== ctx.sampleIndex.length) {
-    throw new Error(`dropout at ${site}: ${rows} rows but ${ctx.sampleIndex.length} sample indices`);
+    throw new Error(
+      `dropout at ${site}: ${rows} rows but ${ctx.sampleIndex.length} sample indices`,
+    );
   }
   const width = rows === 0 ? 0 : x.size / rows;
-  const scales = dropoutScales({ seed: ctx.seed, step: ctx.step, site }, rate, ctx.sampleIndex, width);
+  const scales = dropoutScales(
+    { seed: ctx.seed, step: ctx.step, site },
+    rate,
+    ctx.sampleIndex,
+    width,
+  );
   return tf.mul(x, tf.tensor(scales, x.shape, 'float32')) as T;
 }

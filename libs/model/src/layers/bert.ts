@@ -10,7 +10,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertConfig } from '../config.js';
 import { BERT_PREFIX } from '../params.js';
-import { dropout, gelu, layerNorm, linear, type DropoutContext, type ParamLookup } from './basic.js';
+import {
+  dropout,
+  gelu,
+  layerNorm,
+  linear,
+  type DropoutContext,
+  type ParamLookup,
+} from './basic.js';
 
 export interface BertInputs {
   /** (B, L) int32 token ids, [CLS] first. */
@@ -30,16 +37,26 @@ export function bertEmbeddings(
 ): tf.Tensor2D {
   const [B = 0, L = 0] = inputs.ids.shape;
   if (L > c.max_position_embeddings) {
-    throw new Error(`text length ${L} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+    throw new Error(
+      `text length ${L} exceeds max_position_embeddings ${c.max_position_embeddings}`,
+    );
   }
   const p = `${BERT_PREFIX}embeddings`;
   const H = c.hidden_size;
   const words = tf.gather(P(`${p}.word_embeddings.weight`), tf.reshape(inputs.ids, [B * L]));
-  const types = tf.gather(P(`${p}.token_type_embeddings.weight`), tf.reshape(inputs.types, [B * L]));
+  const types = tf.gather(
+    P(`${p}.token_type_embeddings.weight`),
+    tf.reshape(inputs.types, [B * L]),
+  );
   const positions = tf.slice(P(`${p}.position_embeddings.weight`), [0, 0], [L, H]);
   const summed = tf.add(tf.reshape(tf.add(words, types), [B, L, H]), positions);
   const normed = layerNorm(P, `${p}.LayerNorm`, tf.reshape(summed, [B * L, H]), c.layer_norm_eps);
-  const dropped = dropout(tf.reshape(normed, [B, L * H]), c.hidden_dropout_prob, drop, `${p}.dropout`);
+  const dropped = dropout(
+    tf.reshape(normed, [B, L * H]),
+    c.hidden_dropout_prob,
+    drop,
+    `${p}.dropout`,
+  );
   return tf.reshape(dropped, [B * L, H]);
 }
 
@@ -86,12 +103,18 @@ export function bertLayer(
     drop,
     `${l}.attention.self.dropout`,
   );
-  const context: tf.Tensor2D = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * Lq, H]);
+  const context: tf.Tensor2D = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [
+    B * Lq,
+    H,
+  ]);
   const attnDense = linear(P, `${l}.attention.output.dense`, context);
   const attnOut = layerNorm(
     P,
     `${l}.attention.output.LayerNorm`,
-    tf.add(rowDropout(attnDense, B, c.hidden_dropout_prob, drop, `${l}.attention.output.dropout`), queryIn) as tf.Tensor2D,
+    tf.add(
+      rowDropout(attnDense, B, c.hidden_dropout_prob, drop, `${l}.attention.output.dropout`),
+      queryIn,
+    ) as tf.Tensor2D,
     c.layer_norm_eps,
   );
   const inter = gelu(linear(P, `${l}.intermediate.dense`, attnOut));
@@ -99,7 +122,10 @@ export function bertLayer(
   return layerNorm(
     P,
     `${l}.output.LayerNorm`,
-    tf.add(rowDropout(out, B, c.hidden_dropout_prob, drop, `${l}.output.dropout`), attnOut) as tf.Tensor2D,
+    tf.add(
+      rowDropout(out, B, c.hidden_dropout_prob, drop, `${l}.output.dropout`),
+      attnOut,
+    ) as tf.Tensor2D,
     c.layer_norm_eps,
   );
 }

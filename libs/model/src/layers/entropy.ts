@@ -49,7 +49,11 @@ function pickRows(all: Float32Array, dim: number, idx: Int32Array): ClassRows {
 }
 
 /** Σ = mean((z - mean z)(z - mean z)^T) over history + current rows. */
-export function classCovariance(current: tf.Tensor2D, history: ClassRows | null, jitter: number): tf.Tensor2D {
+export function classCovariance(
+  current: tf.Tensor2D,
+  history: ClassRows | null,
+  jitter: number,
+): tf.Tensor2D {
   const dim = current.shape[1] ?? 0;
   const all =
     history !== null && history.rows > 0
@@ -82,7 +86,9 @@ export function entropyTerm(
   const ldPos = tryLogdet(classCovariance(posRows, memory.pos, jitter));
   const ldNeg = tryLogdet(classCovariance(negRows, memory.neg, jitter));
   if (!ldPos.ok || !ldNeg.ok) {
-    const reason = !ldPos.ok ? `positive class: ${ldPos.reason}` : `negative class: ${ldNeg.ok ? '' : ldNeg.reason}`;
+    const reason = !ldPos.ok
+      ? `positive class: ${ldPos.reason}`
+      : `negative class: ${ldNeg.ok ? '' : ldNeg.reason}`;
     return { H: null, skipReason: reason, next };
   }
   return { H: tf.mul(tf.add(ldPos.value, ldNeg.value), 0.25) as tf.Scalar, skipReason: null, next };

@@ -18,10 +18,17 @@ function randn(n: number, rng: SeededRandom, scale = 1): Float32Array {
 }
 
 /** Scalar value and gradient of f at x (a tensor of `shape`). */
-function valueAndGrad(f: (x: tf.Tensor) => tf.Scalar, x: Float32Array, shape: number[]): { value: number; grad: Float32Array } {
+function valueAndGrad(
+  f: (x: tf.Tensor) => tf.Scalar,
+  x: Float32Array,
+  shape: number[],
+): { value: number; grad: Float32Array } {
   return tf.tidy(() => {
     const { value, grad } = tf.valueAndGrad(f)(tf.tensor(x, shape));
-    return { value: value.dataSync()[0] ?? NaN, grad: Float32Array.from(grad.dataSync() as Float32Array) };
+    return {
+      value: value.dataSync()[0] ?? NaN,
+      grad: Float32Array.from(grad.dataSync() as Float32Array),
+    };
   });
 }
 
@@ -44,7 +51,9 @@ describe('finite-difference gradient checks', () => {
     // A = M^T M / 10 + 0.1 I: symmetric positive definite.
     const a = tf.tidy(() => {
       const mt = tf.tensor2d(m, [10, n]);
-      return tf.add(tf.div(tf.matMul(mt, mt, true, false), 10), tf.mul(tf.eye(n), 0.1)).dataSync() as Float32Array;
+      return tf
+        .add(tf.div(tf.matMul(mt, mt, true, false), 10), tf.mul(tf.eye(n), 0.1))
+        .dataSync() as Float32Array;
     });
     const f = (x: tf.Tensor): tf.Scalar => {
       const r = tryLogdet(x as tf.Tensor2D);
@@ -55,7 +64,13 @@ describe('finite-difference gradient checks', () => {
     // Perturb symmetric pairs together (the function is only defined on symmetric matrices
     // here); the directional derivative is g_ij + g_ji.
     let worst = 0;
-    for (const [i, j] of [[0, 0], [1, 3], [5, 2], [4, 4], [2, 5]] as const) {
+    for (const [i, j] of [
+      [0, 0],
+      [1, 3],
+      [5, 2],
+      [4, 4],
+      [2, 5],
+    ] as const) {
       const eps = 1e-3;
       const at = (s: number): number => {
         const x = Float32Array.from(a);
@@ -64,7 +79,8 @@ describe('finite-difference gradient checks', () => {
         return evaluate(f, x, [n, n]);
       };
       const numeric = (at(1) - at(-1)) / (2 * eps);
-      const analytic = i === j ? (grad[i * n + j] ?? 0) : (grad[i * n + j] ?? 0) + (grad[j * n + i] ?? 0);
+      const analytic =
+        i === j ? (grad[i * n + j] ?? 0) : (grad[i * n + j] ?? 0) + (grad[j * n + i] ?? 0);
       worst = Math.max(worst, Math.abs(numeric - analytic) / Math.max(Math.abs(analytic), 1));
     }
     assert.ok(worst < 2e-3, `logdet gradient error ${worst}`);
@@ -89,7 +105,12 @@ describe('finite-difference gradient checks', () => {
     const whh = randn(4 * H * H, rng, 0.5);
     const weights = randn(B * H, rng);
     const lossOfXp = (x: tf.Tensor): tf.Scalar =>
-      tf.sum(tf.mul(lstmRecurrence(x as tf.Tensor3D, tf.tensor2d(whh, [4 * H, H]), lengths), tf.tensor2d(weights, [B, H])));
+      tf.sum(
+        tf.mul(
+          lstmRecurrence(x as tf.Tensor3D, tf.tensor2d(whh, [4 * H, H]), lengths),
+          tf.tensor2d(weights, [B, H]),
+        ),
+      );
     const gx = valueAndGrad(lossOfXp, xp, [B, T, 4 * H]).grad;
     const rx = finiteDifferenceCheck((x) => evaluate(lossOfXp, x, [B, T, 4 * H]), xp, gx, {
       eps: 1e-2,
@@ -97,10 +118,16 @@ describe('finite-difference gradient checks', () => {
     });
     assert.ok(rx.worst < 2e-3, `LSTM d/dxp error ${rx.worst}`);
     // Steps past a sample's length get exactly zero gradient.
-    for (let t = 2; t < T; t++) for (let k = 0; k < 4 * H; k++) assert.equal(gx[(1 * T + t) * 4 * H + k], 0);
+    for (let t = 2; t < T; t++)
+      for (let k = 0; k < 4 * H; k++) assert.equal(gx[(1 * T + t) * 4 * H + k], 0);
 
     const lossOfW = (w: tf.Tensor): tf.Scalar =>
-      tf.sum(tf.mul(lstmRecurrence(tf.tensor3d(xp, [B, T, 4 * H]), w as tf.Tensor2D, lengths), tf.tensor2d(weights, [B, H])));
+      tf.sum(
+        tf.mul(
+          lstmRecurrence(tf.tensor3d(xp, [B, T, 4 * H]), w as tf.Tensor2D, lengths),
+          tf.tensor2d(weights, [B, H]),
+        ),
+      );
     const gw = valueAndGrad(lossOfW, whh, [4 * H, H]).grad;
     const rw = finiteDifferenceCheck((w) => evaluate(lossOfW, w, [4 * H, H]), whh, gw, {
       eps: 1e-2,
@@ -115,7 +142,8 @@ describe('finite-difference gradient checks', () => {
     const D = 5;
     const x = randn(B * D, rng);
     const pred = randn(B * D, rng);
-    const loss = (p: tf.Tensor): tf.Scalar => cpcNce(l2NormalizeRows(tf.tensor2d(x, [B, D])), l2NormalizeRows(p as tf.Tensor2D));
+    const loss = (p: tf.Tensor): tf.Scalar =>
+      cpcNce(l2NormalizeRows(tf.tensor2d(x, [B, D])), l2NormalizeRows(p as tf.Tensor2D));
     const g = valueAndGrad(loss, pred, [B, D]).grad;
     const r = finiteDifferenceCheck((p) => evaluate(loss, p, [B, D]), pred, g, {
       eps: 1e-2,

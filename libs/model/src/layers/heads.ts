@@ -23,9 +23,18 @@ export function fusionSubNet(
  * MMILB's log-likelihood lower bound: mu and logvar from x (Lin-ReLU-Lin, no activation after
  * logvar's last layer, as in the code), lld = mean_b sum_d -(mu - y)^2 / (2 exp(logvar)).
  */
-export function mmilbLld(P: ParamLookup, prefix: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
+export function mmilbLld(
+  P: ParamLookup,
+  prefix: string,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+): tf.Scalar {
   const mu = linear(P, `${prefix}.mlp_mu.2`, tf.relu(linear(P, `${prefix}.mlp_mu.0`, x)));
-  const logvar = linear(P, `${prefix}.mlp_logvar.2`, tf.relu(linear(P, `${prefix}.mlp_logvar.0`, x)));
+  const logvar = linear(
+    P,
+    `${prefix}.mlp_logvar.2`,
+    tf.relu(linear(P, `${prefix}.mlp_logvar.0`, x)),
+  );
   const positive = tf.div(tf.neg(tf.square(tf.sub(mu, y))), tf.mul(tf.exp(logvar), 2));
   return tf.mean(tf.sum(positive, -1));
 }
@@ -41,7 +50,12 @@ export function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** CPC's prediction of modality vectors from the fusion vector: x̂ = net(f). */
-export function cpcPredict(P: ParamLookup, prefix: string, layers: number, fusion: tf.Tensor2D): tf.Tensor2D {
+export function cpcPredict(
+  P: ParamLookup,
+  prefix: string,
+  layers: number,
+  fusion: tf.Tensor2D,
+): tf.Tensor2D {
   const names = cpcLayerNames(prefix, layers);
   let h = fusion;
   names.forEach((name, i) => {

@@ -62,9 +62,7 @@ export function inverseFromCholesky(L: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-export type LogdetResult =
-  | { ok: true; value: tf.Scalar }
-  | { ok: false; reason: string };
+export type LogdetResult = { ok: true; value: tf.Scalar } | { ok: false; reason: string };
 
 /**
  * Differentiable log det of `a` (n x n). The factorisation is done once here; the op's forward

@@ -40,7 +40,14 @@ interface LstmSaved {
  * `?? 0` on each read would cost a branch in the innermost loops (measured ~2x).
  */
 
-function lstmForward(X: Float32Array, W: Float64Array, lengths: Int32Array, B: number, T: number, Hd: number): LstmSaved {
+function lstmForward(
+  X: Float32Array,
+  W: Float64Array,
+  lengths: Int32Array,
+  B: number,
+  T: number,
+  Hd: number,
+): LstmSaved {
   const G = 4 * Hd;
   const gates = new Float32Array(B * T * G);
   const cells = new Float32Array(B * T * Hd);
@@ -149,7 +156,11 @@ function lstmBackward(
  * The recurrence as a differentiable op: `xp` (B, T, 4h) is the input projection with both
  * biases added, `whh` (4h, h) the recurrent weight; returns h at each sample's last step (B, h).
  */
-export function lstmRecurrence(xp: tf.Tensor3D, whh: tf.Tensor2D, lengths: Int32Array): tf.Tensor2D {
+export function lstmRecurrence(
+  xp: tf.Tensor3D,
+  whh: tf.Tensor2D,
+  lengths: Int32Array,
+): tf.Tensor2D {
   const [B = 0, T = 0, G = 0] = xp.shape;
   const Hd = G / 4;
   if ((whh.shape[0] ?? 0) !== G || (whh.shape[1] ?? 0) !== Hd) {
@@ -164,7 +175,17 @@ export function lstmRecurrence(xp: tf.Tensor3D, whh: tf.Tensor2D, lengths: Int32
     const { gates, cells, hiddens, hOut } = lstmForward(X, W, lengths, B, T, Hd);
     const value = tf.tensor2d(hOut, [B, Hd]);
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const { dX, dW } = lstmBackward(dy.dataSync() as Float32Array, W, gates, cells, hiddens, lengths, B, T, Hd);
+      const { dX, dW } = lstmBackward(
+        dy.dataSync() as Float32Array,
+        W,
+        gates,
+        cells,
+        hiddens,
+        lengths,
+        B,
+        T,
+        Hd,
+      );
       return [tf.tensor3d(dX, [B, T, G]), tf.tensor2d(dW, [G, Hd])];
     };
     return { value, gradFunc };
@@ -187,6 +208,10 @@ export function lstmFinalState(
   const wih = P(`${prefix}.rnn.weight_ih_l0`) as tf.Tensor2D;
   const bias = tf.add(P(`${prefix}.rnn.bias_ih_l0`), P(`${prefix}.rnn.bias_hh_l0`));
   const G = wih.shape[0] ?? 0;
-  const xp = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [B * T, D]), wih, false, true), bias), [B, T, G]);
+  const xp = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [B * T, D]), wih, false, true), bias), [
+    B,
+    T,
+    G,
+  ]);
   return lstmRecurrence(xp as tf.Tensor3D, P(`${prefix}.rnn.weight_hh_l0`) as tf.Tensor2D, lengths);
 }

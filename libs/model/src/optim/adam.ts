@@ -74,7 +74,8 @@ export class TorchAdam {
   constructor(groups: AdamGroup[], betas: Partial<typeof ADAM_DEFAULTS> = {}) {
     for (const g of groups) {
       if (!(g.lr >= 0)) throw new Error(`Adam group '${g.name}': lr must be >= 0, got ${g.lr}`);
-      if (!(g.weightDecay >= 0)) throw new Error(`Adam group '${g.name}': weight decay must be >= 0`);
+      if (!(g.weightDecay >= 0))
+        throw new Error(`Adam group '${g.name}': weight decay must be >= 0`);
     }
     this.groups = groups.map((g) => ({ ...g, params: [...g.params] }));
     this.betas = { ...ADAM_DEFAULTS, ...betas };

@@ -9,7 +9,10 @@ import type { MmimBatch } from '../batch.js';
 import { resolveMmimConfig, type MmimConfig } from '../config.js';
 import type { OptimizationConfig } from '../stepper.js';
 
-export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../parity/fixtures');
+export const FIXTURE_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../parity/fixtures',
+);
 
 export function loadFixture(name: string): Promise<SafetensorsFile> {
   return readSafetensorsFile(path.join(FIXTURE_DIR, name));
@@ -71,7 +74,8 @@ export function parityConfig(init: SafetensorsFile): ParityConfig {
 
 export function initialState(init: SafetensorsFile): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const [name, t] of init.tensors) out.set(name, Float32Array.from(t.data as ArrayLike<number>));
+  for (const [name, t] of init.tensors)
+    out.set(name, Float32Array.from(t.data as ArrayLike<number>));
   return out;
 }
 
