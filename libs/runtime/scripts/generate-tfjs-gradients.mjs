@@ -1,0 +1,138 @@
+// Generates src/generated/tfjs-gradients.ts: the gradient configs of @tensorflow/tfjs-core,
+// bundled so that they can be registered from Node.
+//
+// Why: tfjs-core's Node build (dist/tf-core.node.js) contains no gradient configs; only the
+// `@tensorflow/tfjs` union package registers them, and it is not a dependency here. The configs
+// live in dist/gradients/*.js as ESM with extension-less imports, which Node cannot load. This
+// script bundles them with esbuild and rewrites every import of a tfjs-core internal module into
+// a lookup on the public `@tensorflow/tfjs-core` export (top level or a namespace such as
+// `backend_util`), so the bundle holds only the ~170 gradient functions and no second copy of
+// the engine, the Tensor class or any op.
+//
+// Run: node libs/runtime/scripts/generate-tfjs-gradients.mjs   (re-run after upgrading tfjs-core)
+import * as esbuild from 'esbuild';
+import * as prettier from 'prettier';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const core = require('@tensorflow/tfjs-core');
+const coreDir = path.dirname(require.resolve('@tensorflow/tfjs-core/package.json'));
+const coreVersion = JSON.parse(readFileSync(path.join(coreDir, 'package.json'), 'utf8')).version;
+const distDir = path.join(coreDir, 'dist') + path.sep;
+const outFile = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../src/generated/tfjs-gradients.ts',
+);
+
+const namespaces = Object.keys(core).filter(
+  (k) => k !== 'ENV' && core[k] !== null && typeof core[k] === 'object' && !Array.isArray(core[k]),
+);
+
+/** Names a tfjs-core dist module exports, following `export * from` re-exports. */
+function exportNames(file) {
+  const src = readFileSync(file, 'utf8');
+  const names = [];
+  for (const m of src.matchAll(/export (?:async )?(?:function\*?|const|let|var|class) ([\w$]+)/g)) {
+    names.push(m[1]);
+  }
+  for (const m of src.matchAll(/export \{([^}]*)\}/g)) {
+    for (const part of m[1].split(',')) {
+      const name = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop();
+      if (name) names.push(name);
+    }
+  }
+  for (const m of src.matchAll(/export \* as ([\w$]+)/g)) names.push(m[1]);
+  for (const m of src.matchAll(/export \* from '([^']+)'/g)) {
+    names.push(...exportNames(path.resolve(path.dirname(file), `${m[1]}.js`)));
+  }
+  return names;
+}
+
+/** Where `name` is reachable on the public tfjs-core export, or null. */
+function publicPath(name) {
+  if (name === 'ENGINE') return 'engine()'; // the engine singleton; core exports only its getter
+  if (name in core) return name;
+  for (const ns of namespaces) if (name in core[ns]) return `${ns}.${name}`;
+  return null;
+}
+
+const shims = new Map();
+const publicCore = {
+  name: 'tfjs-core-public',
+  setup(build) {
+    build.onResolve({ filter: /^\./ }, async (args) => {
+      if (args.pluginData === 'inner') return undefined;
+      const resolved = await build.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: 'inner',
+      });
+      if (
+        !resolved.path.startsWith(distDir) ||
+        resolved.path.includes(`${path.sep}gradients${path.sep}`)
+      ) {
+        return resolved;
+      }
+      const rel = path.relative(distDir, resolved.path);
+      if (!shims.has(rel)) {
+        // Names that are not public are left out; esbuild then fails the build if a gradient
+        // imports one, so a tfjs-core upgrade cannot silently produce a broken bundle.
+        const lines = exportNames(resolved.path)
+          .map((n) => [n, publicPath(n)])
+          .filter(([, p]) => p !== null)
+          .map(([n, p]) => `export const ${n} = tf.${p};`);
+        shims.set(rel, `import * as tf from '@tensorflow/tfjs-core';\n${lines.join('\n')}\n`);
+      }
+      return { path: rel, namespace: 'tfjs-core-public' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'tfjs-core-public' }, (args) => ({
+      contents: shims.get(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+// register_all_gradients.js with its registration loop replaced by an export of the list.
+const entrySource = readFileSync(path.join(distDir, 'register_all_gradients.js'), 'utf8').replace(
+  /for \(const gradientConfig of gradConfigs\) \{[^}]*\}/,
+  'export { gradConfigs };',
+);
+if (!entrySource.includes('export { gradConfigs };')) {
+  throw new Error('register_all_gradients.js changed shape: update this generator');
+}
+
+const result = await esbuild.build({
+  stdin: { contents: entrySource, resolveDir: distDir, sourcefile: 'register_all_gradients.js' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  external: ['@tensorflow/tfjs-core'],
+  plugins: [publicCore],
+  legalComments: 'none',
+  write: false,
+  logLevel: 'error',
+});
+
+const header = `// GENERATED by libs/runtime/scripts/generate-tfjs-gradients.mjs from @tensorflow/tfjs-core
+// ${coreVersion} (Apache-2.0, Copyright Google LLC). Do not edit; re-run the script instead.
+/* eslint-disable */
+// @ts-nocheck
+`;
+const footer = `
+/** The tfjs-core version these configs were bundled from. */
+export const TFJS_GRADIENTS_CORE_VERSION: string = ${JSON.stringify(coreVersion)};
+/** Every gradient config of tfjs-core, typed for callers (this file itself is unchecked). */
+export const tfjsGradConfigs: readonly import('@tensorflow/tfjs-core').GradConfig[] = gradConfigs;
+`;
+mkdirSync(path.dirname(outFile), { recursive: true });
+const body = result.outputFiles[0].text.replace(/^export \{\s*gradConfigs\s*\};\n/m, '');
+// Formatted like the rest of the repository so `prettier --check` passes on it.
+const options = { ...(await prettier.resolveConfig(outFile)), filepath: outFile };
+writeFileSync(outFile, await prettier.format(header + body + footer, options));
+console.log(`wrote ${outFile} (${shims.size} tfjs-core modules mapped to the public API)`);
