@@ -82,7 +82,9 @@ export class MmimModel {
       const trainable = isBertParamTrainable(spec.name, config);
       const varName = `mmim${id}/${spec.name}`;
       this.host.set(spec.name, Float32Array.from(value));
-      this.variables.set(spec.name, tf.variable(tf.tensor(value, spec.shape), trainable, varName));
+      const initial = tf.tensor(value, spec.shape);
+      this.variables.set(spec.name, tf.variable(initial, trainable, varName));
+      initial.dispose(); // the variable keeps its own reference to the data
       this.variableToParam.set(varName, spec.name);
     }
     const layers = config.bert.num_hidden_layers;

@@ -134,8 +134,10 @@ export class TwoStageStepper {
     // Micro-batched BERT: text vectors first (no tape), held in a temporary variable whose
     // gradient is the upstream gradient for BERT's vector-Jacobian products below.
     let textLeaf: tf.Variable | null = null;
+    let microPrefixes: (tf.Tensor2D | null)[] = [];
     if (microBatched) {
-      const text = microBatchedText(model, batch, drop, micro);
+      const { text, prefixes } = microBatchedText(model, batch, drop, micro);
+      microPrefixes = prefixes;
       textLeaf = tf.variable(text, true, `mmim-text-leaf-${++textLeafCounter}`);
       text.dispose(); // the variable holds its own reference to the data
     }
@@ -186,9 +188,13 @@ export class TwoStageStepper {
       delete grads[textLeaf.name];
       textLeaf.dispose();
       if (upstream !== undefined) {
-        Object.assign(grads, bertVectorJacobian(model, batch, drop, micro, upstream));
+        Object.assign(
+          grads,
+          bertVectorJacobian(model, batch, drop, micro, upstream, microPrefixes),
+        );
         upstream.dispose();
       }
+      tf.dispose(microPrefixes.filter((x): x is tf.Tensor2D => x !== null));
     }
     if (stage === 1) this.memory = nextMemory;
 
@@ -263,18 +269,20 @@ function microBatchedText(
   batch: MmimBatch,
   drop: DropoutContext,
   micro: number,
-): tf.Tensor2D {
+): { text: tf.Tensor2D; prefixes: (tf.Tensor2D | null)[] } {
   const c = model.config;
-  const parts = microBatches(batch.size, micro).map(([from, to]) =>
-    tf.tidy(() => {
-      const mb = sliceBatch(batch, from, to, c.d_vin, c.d_ain);
-      const mdrop = { ...drop, sampleIndex: mb.sampleIndex };
-      return model.text(mb, mdrop, model.textPrefix(mb, mdrop));
-    }),
-  );
+  const prefixes: (tf.Tensor2D | null)[] = [];
+  const parts = microBatches(batch.size, micro).map(([from, to]) => {
+    const mb = sliceBatch(batch, from, to, c.d_vin, c.d_ain);
+    const mdrop = { ...drop, sampleIndex: mb.sampleIndex };
+    // Frozen-layer outputs are kept (small) so the gradient pass does not recompute them.
+    const prefix = model.textPrefix(mb, mdrop);
+    prefixes.push(prefix);
+    return tf.tidy(() => model.text(mb, mdrop, prefix));
+  });
   const text = tf.concat(parts, 0);
   tf.dispose(parts);
-  return text;
+  return { text, prefixes };
 }
 
 /**
@@ -287,14 +295,15 @@ function bertVectorJacobian(
   drop: DropoutContext,
   micro: number,
   upstream: tf.Tensor,
+  prefixes: (tf.Tensor2D | null)[],
 ): tf.NamedTensorMap {
   const c = model.config;
   const bertVars = model.trainableVariables().filter((v) => isBertVariable(model, v.name));
   const total: tf.NamedTensorMap = {};
-  for (const [from, to] of microBatches(batch.size, micro)) {
+  for (const [k, [from, to]] of microBatches(batch.size, micro).entries()) {
     const mb = sliceBatch(batch, from, to, c.d_vin, c.d_ain);
     const mdrop = { ...drop, sampleIndex: mb.sampleIndex };
-    const prefix = model.textPrefix(mb, mdrop);
+    const prefix = prefixes[k] ?? null;
     const up = tf.slice(upstream, [from, 0], [to - from, -1]);
     const { value, grads } = tf.variableGrads(
       () => tf.sum(tf.mul(model.text(mb, mdrop, prefix), up)) as tf.Scalar,
@@ -302,7 +311,6 @@ function bertVectorJacobian(
     );
     value.dispose();
     up.dispose();
-    prefix?.dispose();
     for (const [name, g] of Object.entries(grads)) {
       const prev = total[name];
       if (prev === undefined) total[name] = g;
