@@ -1,0 +1,43 @@
+/**
+ * @mmim/trainer — MMIM's full training procedure on one worker: configuration, the epoch loop
+ * (two stages, evaluation, LR plateau, selection, early stopping), metrics, checkpoints.
+ *
+ * ```ts
+ * const trainer = new Trainer({ config: buildTrainerConfig({ preset: 'mosi' }), data, batches, bert });
+ * const result = await trainer.run();
+ * ```
+ */
+export {
+  PRESETS,
+  TrainerConfigError,
+  buildTrainerConfig,
+  readConfigFile,
+  resolveTrainerConfig,
+  trainerConfigSchema,
+  type TrainerConfig,
+  type TrainerConfigInput,
+} from './config.js';
+export {
+  binaryScores,
+  pearson,
+  roundHalfEven,
+  sentimentMetrics,
+  type SentimentMetrics,
+} from './metrics.js';
+export { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
+export {
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  type TrainerState,
+  type TrainingCheckpoint,
+} from './checkpoint.js';
+export { modelConfigFor, type FeatureDims } from './model-config.js';
+export {
+  Trainer,
+  type BatchProvider,
+  type EpochRecord,
+  type EvalResult,
+  type TrainResult,
+  type TrainerEvent,
+  type TrainerOptions,
+} from './trainer.js';

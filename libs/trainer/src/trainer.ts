@@ -1,0 +1,312 @@
+/**
+ * MMIM's whole training procedure on one worker (MMIM.md, "Training procedure"): per epoch,
+ * stage 0 (MMILB, `-lld`; on MOSEI the first half of the batches), stage 1 (task + CPC + MMILB
+ * terms), evaluation on valid and test with every metric, ReduceLROnPlateau on the valid loss,
+ * model selection (valid only by default; `reference_selection` reproduces the reference's
+ * test-peeking rule), early stopping, and a checkpoint at every epoch end from which training
+ * resumes exactly. The distributed worker runs this same code on its rank's slices.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import type { MsaDataset, SplitName } from '@mmim/data';
+import {
+  MmimModel,
+  TwoStageStepper,
+  saveMmimWeights,
+  type BertConfig,
+  type MmimBatch,
+  type ParamName,
+  type StepReport,
+} from '@mmim/model';
+import type { TrainerConfig } from './config.js';
+import {
+  CHECKPOINT_VERSION,
+  loadTrainingCheckpoint,
+  restoreOptimizer,
+  saveTrainingCheckpoint,
+  snapshotOptimizer,
+  type TrainerState,
+} from './checkpoint.js';
+import { sentimentMetrics, type SentimentMetrics } from './metrics.js';
+import { modelConfigFor } from './model-config.js';
+import { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
+
+/** Where batches come from: index lists per epoch, and the batch for a list of rows. */
+export interface BatchProvider {
+  batchIndices(split: SplitName, epoch: number): number[][];
+  batch(split: SplitName, indices: readonly number[]): MmimBatch;
+}
+
+export interface EvalResult extends SentimentMetrics {
+  /** The reference's "loss": mean L1 over the split (= MAE). */
+  loss: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: { stage0: number | null; stage1: number };
+  valid: EvalResult;
+  test: EvalResult;
+  lr: Record<string, number>;
+  improved: boolean;
+  selected: boolean;
+  entropySkipped: number;
+  nonFiniteSteps: number;
+  seconds: number;
+}
+
+export type TrainerEvent =
+  | { type: 'step'; epoch: number; index: number; of: number; report: StepReport; ms: number }
+  | { type: 'epoch'; record: EpochRecord }
+  | { type: 'checkpoint'; path: string; kind: 'last' | 'best' }
+  | { type: 'stopped'; epoch: number; reason: 'early-stopping' | 'max-epochs' };
+
+export interface TrainerOptions {
+  config: TrainerConfig;
+  data: MsaDataset;
+  batches: BatchProvider;
+  bert: BertConfig;
+  /** Starting weights (BERT from a checkpoint, or a whole MMIM state dict for --init). */
+  init?: Map<ParamName, Float32Array>;
+  /** Checkpoints go here: last.safetensors (every epoch) and best.safetensors. */
+  outDir?: string;
+  onEvent?: (e: TrainerEvent) => void;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  best: TrainerState['best'];
+  /** Metrics of the selected epoch (null when no epoch was selected). */
+  bestTest: EvalResult | null;
+  bestValid: EvalResult | null;
+}
+
+export class Trainer {
+  readonly model: MmimModel;
+  readonly stepper: TwoStageStepper;
+  private readonly plateau: ReduceLROnPlateau;
+  private readonly earlyStop: EarlyStopping;
+  private state: TrainerState;
+
+  constructor(private readonly opts: TrainerOptions) {
+    const c = opts.config;
+    const train = opts.data.splits.train;
+    const modelConfig = modelConfigFor(
+      c,
+      { visual: train.visualDim, acoustic: train.acousticDim },
+      opts.bert,
+    );
+    const init = MmimModel.initialize(modelConfig, c.seed);
+    if (opts.init !== undefined) init.loadStateDict(opts.init, false);
+    this.model = init;
+    this.stepper = new TwoStageStepper(this.model, {
+      lr_main: c.lr_main,
+      lr_bert: c.lr_bert,
+      lr_mmilb: c.lr_mmilb,
+      weight_decay_main: c.weight_decay_main,
+      weight_decay_bert: c.weight_decay_bert,
+      weight_decay_club: c.weight_decay_club,
+      clip: c.clip,
+      alpha: c.alpha,
+      beta: c.beta,
+      contrast: c.contrast,
+      seed: c.seed,
+      zeroGradToNone: c.zero_grad_to_none,
+      textMicroBatch: c.text_encoder.micro_batch,
+    });
+    this.plateau = new ReduceLROnPlateau(c.when);
+    this.earlyStop = new EarlyStopping(c.patience);
+    this.state = {
+      version: CHECKPOINT_VERSION,
+      config: c,
+      epoch: 0,
+      globalStep: 0,
+      gradComputed: [],
+      plateau: this.plateau.state,
+      earlyStop: this.earlyStop.state,
+      best: null,
+      history: [],
+      stopped: false,
+    };
+  }
+
+  /** A trainer that continues from a checkpoint written by `run()`. */
+  static async resume(
+    checkpoint: string,
+    opts: Omit<TrainerOptions, 'config' | 'init'>,
+  ): Promise<Trainer> {
+    const ckpt = await loadTrainingCheckpoint(checkpoint);
+    const trainer = new Trainer({ ...opts, config: ckpt.state.config });
+    trainer.model.loadStateDict(new Map([...ckpt.weights].map(([k, w]) => [k, w.data])));
+    restoreOptimizer(trainer.stepper.mmilbOptimizer, ckpt.optimizers.mmilb);
+    restoreOptimizer(trainer.stepper.mainOptimizer, ckpt.optimizers.main);
+    trainer.stepper.globalStep = ckpt.state.globalStep;
+    for (const name of ckpt.state.gradComputed) trainer.stepper.gradComputed.add(name);
+    trainer.plateau.state = { ...ckpt.state.plateau };
+    trainer.earlyStop.state = { ...ckpt.state.earlyStop };
+    trainer.state = {
+      ...ckpt.state,
+      plateau: trainer.plateau.state,
+      earlyStop: trainer.earlyStop.state,
+    };
+    return trainer;
+  }
+
+  get epochsDone(): number {
+    return this.state.epoch;
+  }
+
+  /** Train until `upToEpoch` (default: num_epochs) or early stopping. */
+  async run(upToEpoch = this.opts.config.num_epochs): Promise<TrainResult> {
+    const c = this.opts.config;
+    let bestValid: EvalResult | null = null;
+    let bestTest: EvalResult | null = null;
+    while (!this.state.stopped && this.state.epoch < Math.min(upToEpoch, c.num_epochs)) {
+      const epoch = this.state.epoch + 1;
+      const started = performance.now();
+      let entropySkipped = 0;
+      let nonFinite = 0;
+      const count = (r: StepReport): void => {
+        entropySkipped += r.entropySkipped;
+        if (r.skippedNonFinite) nonFinite++;
+      };
+      const stage0 = c.contrast ? this.runStage(0, epoch, count) : null;
+      const stage1 = this.runStage(1, epoch, count);
+      const valid = this.evaluate('valid');
+      const test = this.evaluate('test');
+      const factor = this.plateau.step(valid.loss);
+      if (factor < 1) {
+        for (const g of this.stepper.mainOptimizer.groups)
+          g.lr = ReduceLROnPlateau.reduced(g.lr, factor);
+      }
+      const improved = this.earlyStop.update(valid.loss);
+      const best = this.state.best;
+      const selected =
+        improved && (!c.reference_selection || best === null || test.loss < best.testMae);
+      if (selected) {
+        this.state.best = { epoch, validMae: valid.loss, testMae: test.loss };
+        bestValid = valid;
+        bestTest = test;
+      }
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: { stage0, stage1 },
+        valid,
+        test,
+        lr: Object.fromEntries(this.stepper.mainOptimizer.groups.map((g) => [g.name, g.lr])),
+        improved,
+        selected,
+        entropySkipped,
+        nonFiniteSteps: nonFinite,
+        seconds: (performance.now() - started) / 1000,
+      };
+      this.state.history.push(record);
+      this.state.epoch = epoch;
+      this.state.globalStep = this.stepper.globalStep;
+      this.state.gradComputed = [...this.stepper.gradComputed];
+      if (this.earlyStop.shouldStop) this.state.stopped = true;
+      this.emit({ type: 'epoch', record });
+      await this.writeCheckpoints(selected);
+      if (this.state.stopped) this.emit({ type: 'stopped', epoch, reason: 'early-stopping' });
+    }
+    if (!this.state.stopped && this.state.epoch >= c.num_epochs)
+      this.emit({ type: 'stopped', epoch: this.state.epoch, reason: 'max-epochs' });
+    const sel =
+      this.state.best === null
+        ? null
+        : this.state.history.find((h) => h.epoch === this.state.best?.epoch);
+    return {
+      history: this.state.history,
+      best: this.state.best,
+      bestValid: bestValid ?? sel?.valid ?? null,
+      bestTest: bestTest ?? sel?.test ?? null,
+    };
+  }
+
+  /** One pass of a stage over the training set; returns the mean loss (per sample). */
+  private runStage(stage: 0 | 1, epoch: number, count: (r: StepReport) => void): number {
+    const c = this.opts.config;
+    let lists = this.opts.batches.batchIndices('train', epoch);
+    // The reference: on MOSEI, stage 0 breaks at the first batch with i / len >= 0.5.
+    if (stage === 0 && c.dataset === 'mosei')
+      lists = lists.filter((_, i) => i / lists.length < 0.5);
+    if (c.max_batches_per_stage !== null) lists = lists.slice(0, c.max_batches_per_stage);
+    this.stepper.beginStage(stage);
+    let total = 0;
+    let n = 0;
+    lists.forEach((indices, i) => {
+      const batch = this.opts.batches.batch('train', indices);
+      const t0 = performance.now();
+      const report = this.stepper.step(batch);
+      count(report);
+      if (!report.skippedNonFinite) {
+        total += report.loss * batch.size;
+        n += batch.size;
+      }
+      this.emit({
+        type: 'step',
+        epoch,
+        index: i,
+        of: lists.length,
+        report,
+        ms: performance.now() - t0,
+      });
+    });
+    return n === 0 ? Number.NaN : total / n;
+  }
+
+  /** Predictions for a whole split in dataset order (evaluation mode: no dropout). */
+  predict(split: SplitName): Float32Array {
+    const data = this.opts.data.splits[split];
+    const out = new Float32Array(data.size);
+    for (const indices of this.opts.batches.batchIndices(split, 0)) {
+      const preds = this.model.predict(this.opts.batches.batch(split, indices));
+      indices.forEach((row, k) => (out[row] = preds[k] ?? Number.NaN));
+    }
+    return out;
+  }
+
+  evaluate(split: SplitName): EvalResult {
+    const preds = this.predict(split);
+    const m = sentimentMetrics(preds, this.opts.data.splits[split].labels);
+    return { ...m, loss: m.mae };
+  }
+
+  private async writeCheckpoints(selected: boolean): Promise<void> {
+    const dir = this.opts.outDir;
+    if (dir === undefined) return;
+    fs.mkdirSync(dir, { recursive: true });
+    const last = path.join(dir, 'last.safetensors');
+    await saveTrainingCheckpoint(last, {
+      modelConfig: this.model.config,
+      weights: new Map(
+        this.model.specs.map((s) => [
+          s.name,
+          { shape: s.shape, data: this.model.host.get(s.name) ?? new Float32Array(0) },
+        ]),
+      ),
+      optimizers: {
+        mmilb: snapshotOptimizer(this.stepper.mmilbOptimizer),
+        main: snapshotOptimizer(this.stepper.mainOptimizer),
+      },
+      state: this.state,
+    });
+    this.emit({ type: 'checkpoint', path: last, kind: 'last' });
+    if (selected) {
+      const best = path.join(dir, 'best.safetensors');
+      await saveMmimWeights(best, this.model, {
+        epoch: String(this.state.epoch),
+        selection: this.opts.config.reference_selection ? 'reference' : 'valid',
+      });
+      this.emit({ type: 'checkpoint', path: best, kind: 'best' });
+    }
+  }
+
+  private emit(e: TrainerEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
