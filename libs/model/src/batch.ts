@@ -27,6 +27,11 @@ export interface MmimBatch {
   labels: Float32Array;
   /** (B) global sample index in the epoch's order: dropout masks derive from it. */
   sampleIndex: Int32Array;
+  /**
+   * (B, d_t) precomputed text vectors ([CLS] of a frozen BERT, from a feature cache). When
+   * present the model does not run BERT at all.
+   */
+  textFeatures?: Float32Array;
 }
 
 /** Check the arrays agree with the sizes; names the first field that does not. */
@@ -46,4 +51,11 @@ export function validateBatch(b: MmimBatch, dVisual: number, dAcoustic: number):
   expect('acousticLengths', b.acousticLengths.length, B);
   expect('labels', b.labels.length, B);
   expect('sampleIndex', b.sampleIndex.length, B);
+}
+
+/** Check cached text features, when present, match the batch and BERT's width. */
+export function validateTextFeatures(b: MmimBatch, width: number): void {
+  if (b.textFeatures !== undefined && b.textFeatures.length !== b.size * width) {
+    throw new Error(`batch field 'textFeatures' has ${b.textFeatures.length} elements, expected ${b.size * width}`);
+  }
 }

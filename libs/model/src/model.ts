@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
-import { validateBatch } from './batch.js';
+import { validateBatch, validateTextFeatures } from './batch.js';
 import type { MmimConfig } from './config.js';
 import { dropout, linear, type DropoutContext, type ParamLookup } from './layers/basic.js';
 import { bertEmbeddings, bertEncoderRange } from './layers/bert.js';
@@ -167,7 +167,7 @@ export class MmimModel {
    * it OUTSIDE tf.variableGrads). Null when every layer trains.
    */
   textPrefix(batch: MmimBatch, drop: DropoutContext | null): tf.Tensor2D | null {
-    if (this.frozenBertLayers === 0) return null;
+    if (this.frozenBertLayers === 0 || batch.textFeatures !== undefined) return null;
     return tf.tidy(() => {
       const inputs = this.bertInputs(batch);
       const emb = bertEmbeddings(this.param, this.config.bert, inputs, drop);
@@ -214,11 +214,15 @@ export class MmimModel {
   forward(batch: MmimBatch, opts: ForwardOptions): MmimTerms {
     const c = this.config;
     validateBatch(batch, c.d_vin, c.d_ain);
+    validateTextFeatures(batch, c.bert.hidden_size);
     const drop = opts.dropout;
     const prefix = opts.textPrefix ?? null;
     let text: tf.Tensor2D;
     if (opts.text !== undefined && opts.text !== null) {
       text = opts.text;
+    } else if (batch.textFeatures !== undefined) {
+      if (this.bertTrains) throw new Error('batch carries cached text features but BERT is trainable');
+      text = tf.tensor2d(batch.textFeatures, [batch.size, this.config.bert.hidden_size]);
     } else if (this.bertFrozenEntirely) {
       if (prefix === null) throw new Error('frozen BERT: pass textPrefix computed by textPrefix()');
       text = prefix;

@@ -141,3 +141,42 @@ describe('Trainer', () => {
     }
   });
 });
+
+describe('frozen-encoder feature cache', () => {
+  it('trains with cached [CLS] features exactly as with the frozen BERT run each step (dropout 0)', async () => {
+    await initBackend({ backend: process.env.MMIM_TEST_BACKEND === 'cpu' ? 'cpu' : 'wasm' });
+    const data = tinyDataset();
+    const frozen = {
+      ...config,
+      num_epochs: 2,
+      dropout: 0,
+      text_encoder: { freeze: true, trainable_layers: null, micro_batch: 0 },
+    };
+    const cached = new Trainer({
+      config: frozen,
+      data,
+      batches: orderedBatches(data, 8),
+      bert: TINY_TEST_BERT,
+    });
+    const a = await cached.run();
+    // The same run without the cache: trainable_layers 0 freezes every layer without caching.
+    const uncachedConfig = {
+      ...frozen,
+      text_encoder: { freeze: false, trainable_layers: 0, micro_batch: 0 },
+    };
+    const plain = new Trainer({
+      config: uncachedConfig,
+      data,
+      batches: orderedBatches(data, 8),
+      bert: TINY_TEST_BERT,
+    });
+    const b = await plain.run();
+    a.history.forEach((h, i) =>
+      assert.ok(
+        Math.abs(h.valid.mae - (b.history[i]?.valid.mae ?? NaN)) < 1e-5,
+        `epoch ${h.epoch}`,
+      ),
+    );
+    [cached, plain].forEach((t) => t.dispose());
+  });
+});

@@ -30,6 +30,7 @@ import {
 import { sentimentMetrics, type SentimentMetrics } from './metrics.js';
 import { modelConfigFor } from './model-config.js';
 import { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
+import { TextFeatureCache } from './feature-cache.js';
 
 /** Where batches come from: index lists per epoch, and the batch for a list of rows. */
 export interface BatchProvider {
@@ -84,6 +85,8 @@ export interface TrainResult {
 export class Trainer {
   readonly model: MmimModel;
   readonly stepper: TwoStageStepper;
+  /** Where batches come from (through the text feature cache when BERT is frozen). */
+  readonly batches: BatchProvider;
   private readonly plateau: ReduceLROnPlateau;
   private readonly earlyStop: EarlyStopping;
   private state: TrainerState;
@@ -114,6 +117,9 @@ export class Trainer {
       zeroGradToNone: c.zero_grad_to_none,
       textMicroBatch: c.text_encoder.micro_batch,
     });
+    this.batches = c.text_encoder.freeze
+      ? new TextFeatureCache(opts.batches, this.model, opts.data)
+      : opts.batches;
     this.plateau = new ReduceLROnPlateau(c.when);
     this.earlyStop = new EarlyStopping(c.patience);
     this.state = {
@@ -226,7 +232,7 @@ export class Trainer {
   /** One pass of a stage over the training set; returns the mean loss (per sample). */
   private runStage(stage: 0 | 1, epoch: number, count: (r: StepReport) => void): number {
     const c = this.opts.config;
-    let lists = this.opts.batches.batchIndices('train', epoch);
+    let lists = this.batches.batchIndices('train', epoch);
     // The reference: on MOSEI, stage 0 breaks at the first batch with i / len >= 0.5.
     if (stage === 0 && c.dataset === 'mosei')
       lists = lists.filter((_, i) => i / lists.length < 0.5);
@@ -235,7 +241,7 @@ export class Trainer {
     let total = 0;
     let n = 0;
     lists.forEach((indices, i) => {
-      const batch = this.opts.batches.batch('train', indices);
+      const batch = this.batches.batch('train', indices);
       const t0 = performance.now();
       const report = this.stepper.step(batch);
       count(report);
@@ -259,8 +265,8 @@ export class Trainer {
   predict(split: SplitName): Float32Array {
     const data = this.opts.data.splits[split];
     const out = new Float32Array(data.size);
-    for (const indices of this.opts.batches.batchIndices(split, 0)) {
-      const preds = this.model.predict(this.opts.batches.batch(split, indices));
+    for (const indices of this.batches.batchIndices(split, 0)) {
+      const preds = this.model.predict(this.batches.batch(split, indices));
       indices.forEach((row, k) => (out[row] = preds[k] ?? Number.NaN));
     }
     return out;
