@@ -1,54 +1,198 @@
 /**
  * `mmim`: the command line of the MMIM trainer. Each subcommand lives in commands/.
+ * Exit codes: 0 ok, 1 failed, 2 bad usage (unknown flag, bad value, invalid config).
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
+import { UsageError, runTrainOnData } from './commands/train-data.js';
+import { runEval } from './commands/eval.js';
+import { runExport } from './commands/export.js';
+import { runInspect, runSynth } from './commands/data.js';
+
+type BackendFlag = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 const program = new Command();
 program
   .name('mmim')
   .description('Train MMIM (MultiModal InfoMax) with TensorFlow.js')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
-const backendOption = new Option(
-  '--backend <name>',
-  'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
-).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-
-program
-  .command('train')
-  .description('train MMIM; --synthetic runs a short job on generated, MOSI-shaped batches')
-  .requiredOption('--synthetic', 'use generated batches (real datasets arrive with @mmim/data)')
-  .option('--epochs <n>', 'epochs (stage 0 + stage 1 each)', toInt, 2)
-  .option('--batches <n>', 'training batches per epoch', toInt, 4)
-  .option('--batch-size <n>', 'samples per batch', toInt, 16)
-  .option('--seed <n>', 'seed of the initialisation, data and dropout', toInt, 1111)
-  .option('--out <dir>', 'where the final weights go', 'runs/quickstart')
-  .option('--json', 'print one JSON object per step instead of text')
-  .addOption(backendOption)
-  .action(async (opts: QuickTrainCliOptions) => {
-    await runQuickTrain(opts);
-  });
-
-export interface QuickTrainCliOptions {
-  synthetic: boolean;
-  epochs: number;
-  batches: number;
-  batchSize: number;
-  seed: number;
-  out: string;
-  json?: boolean;
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-}
+const backendOption = (): Option =>
+  new Option(
+    '--backend <name>',
+    'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
+  ).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
 function toInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`expected a positive integer, got '${value}'`);
+    throw new UsageError(`expected a positive integer, got '${value}'`);
   return n;
 }
 
+function toNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`expected a number, got '${value}'`);
+  return n;
+}
+
+/** Flags that map onto trainer config keys (a flag beats the config file). */
+const KEY_FLAGS: [flag: string, key: string, parse: (v: string) => unknown, help: string][] = [
+  ['--epochs <n>', 'num_epochs', toInt, 'epochs'],
+  ['--batch-size <n>', 'batch_size', toInt, 'samples per batch'],
+  ['--lr-main <x>', 'lr_main', toNumber, 'learning rate of the main parameters'],
+  ['--lr-bert <x>', 'lr_bert', toNumber, 'learning rate of BERT'],
+  ['--lr-mmilb <x>', 'lr_mmilb', toNumber, 'learning rate of the MMILB parameters'],
+  ['--alpha <x>', 'alpha', toNumber, 'weight of the CPC term'],
+  ['--beta <x>', 'beta', toNumber, 'weight of the MMILB terms'],
+  ['--dropout <x>', 'dropout', toNumber, 'override every dropout rate (0 for parity runs)'],
+  [
+    '--max-batches-per-stage <n>',
+    'max_batches_per_stage',
+    toInt,
+    'cap each stage (smoke and parity runs)',
+  ],
+  ['--patience <n>', 'patience', toInt, 'early stopping patience'],
+  ['--when <n>', 'when', toInt, 'ReduceLROnPlateau patience'],
+];
+
+const train = program
+  .command('train')
+  .description(
+    'train MMIM on a dataset (--data), or a short run on generated batches (--synthetic)',
+  )
+  .option('--data <path>', 'dataset file or folder (MMSA pickle, MMIM-repo pickle + label CSV)')
+  .option('--synthetic', 'a short run on generated MOSI-shaped batches (no dataset needed)')
+  .option('--config <file>', 'trainer config (YAML or JSON)')
+  .option('--preset <name>', "the authors' per-dataset values: mosi | mosei")
+  .option('--bert <dir>', 'HuggingFace BERT folder (config.json, vocab.txt, model.safetensors)')
+  .option('--bert-config <file>', 'BERT config.json only (weights random or from --init)')
+  .option(
+    '--init <file>',
+    'start from these MMIM weights (ours or a PyTorch state dict as safetensors)',
+  )
+  .option('--resume <file>', 'continue from a training checkpoint (last.safetensors)')
+  .option('--out <dir>', 'checkpoints and outputs', 'runs/train')
+  .option('--seeds <list>', 'comma-separated seeds; prints mean ± std over them')
+  .option('--seed <n>', 'seed of init, data order and dropout', (v) => Number(v))
+  .option('--no-shuffle', 'keep the training set in file order')
+  .option('--reference-selection', 'select the checkpoint as the reference does (peeks at test)')
+  .option('--freeze-bert', 'freeze BERT and cache its [CLS] features once per split')
+  .option('--trainable-layers <n>', 'fine-tune only the top N BERT layers', (v) => Number(v))
+  .option(
+    '--micro-batch <n>',
+    'run BERT in micro-batches of N samples (same gradients, less memory)',
+    (v) => Number(v),
+  )
+  .option('--sanitize', 'zero NaN/Inf features (and report how many) instead of failing')
+  .option('--batches <n>', '(--synthetic) training batches per epoch', toInt, 4)
+  .option('--json', 'one JSON object per line instead of progress bars')
+  .addOption(backendOption());
+for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
+train.action(async (opts: Record<string, unknown>) => {
+  if (opts.synthetic && opts.data === undefined) {
+    await runQuickTrain({
+      synthetic: true,
+      epochs: (opts.epochs as number | undefined) ?? 2,
+      batches: opts.batches as number,
+      batchSize: (opts.batchSize as number | undefined) ?? 16,
+      seed: (opts.seed as number | undefined) ?? 1111,
+      out: opts.out === 'runs/train' ? 'runs/quickstart' : (opts.out as string),
+      json: opts.json as boolean | undefined,
+      backend: opts.backend as BackendFlag | undefined,
+    });
+    return;
+  }
+  if (typeof opts.data !== 'string')
+    throw new UsageError('give --data FILE|DIR (or --synthetic for a quick run)');
+  if (opts.bert !== undefined && opts.bertConfig !== undefined)
+    throw new UsageError('--bert and --bert-config exclude each other');
+  const overrides: Record<string, unknown> = {};
+  for (const [flag, key] of KEY_FLAGS) {
+    const prop =
+      flag
+        .slice(2)
+        .split(' ')[0]
+        ?.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()) ?? '';
+    if (opts[prop] !== undefined) overrides[key] = opts[prop];
+  }
+  if (opts.seed !== undefined) overrides.seed = opts.seed;
+  if (opts.shuffle === false) overrides.shuffle = false;
+  if (opts.referenceSelection) overrides.reference_selection = true;
+  const te: Record<string, unknown> = {};
+  if (opts.freezeBert) te.freeze = true;
+  if (opts.trainableLayers !== undefined) te.trainable_layers = opts.trainableLayers;
+  if (opts.microBatch !== undefined) te.micro_batch = opts.microBatch;
+  if (Object.keys(te).length > 0) overrides.text_encoder = te;
+  await runTrainOnData({
+    data: opts.data,
+    config: opts.config as string | undefined,
+    preset: opts.preset as string | undefined,
+    bert: opts.bert as string | undefined,
+    bertConfig: opts.bertConfig as string | undefined,
+    init: opts.init as string | undefined,
+    resume: opts.resume as string | undefined,
+    out: opts.out as string,
+    seeds: opts.seeds as string | undefined,
+    sanitize: opts.sanitize as boolean | undefined,
+    json: opts.json as boolean | undefined,
+    backend: opts.backend as BackendFlag | undefined,
+    overrides,
+  });
+});
+
+program
+  .command('eval')
+  .description('metrics (and predictions) of a checkpoint on one split')
+  .requiredOption(
+    '--checkpoint <file>',
+    'MMIM weights (ours, or a PyTorch state dict as safetensors)',
+  )
+  .requiredOption('--data <path>', 'dataset file or folder')
+  .option('--split <name>', 'train | valid | test', 'test')
+  .option('--bert-config <file>', 'BERT config.json (head count etc. for PyTorch checkpoints)')
+  .option('--output <file>', 'write the predictions as a JSON array in dataset order')
+  .option('--batch-size <n>', 'evaluation batch size', toInt, 32)
+  .option('--json', 'machine-readable output')
+  .addOption(backendOption())
+  .action(runEval);
+
+program
+  .command('export')
+  .description('write the weights alone (reference names) for PyTorch users')
+  .requiredOption('--checkpoint <file>', 'a training checkpoint or weights file')
+  .requiredOption('--out <file>', 'output .safetensors')
+  .action(runExport);
+
+const data = program
+  .command('data')
+  .description('datasets: generate synthetic ones, inspect files');
+data
+  .command('synth')
+  .description(
+    'write a synthetic MOSI- or MOSEI-like dataset (MMSA unaligned_50.pkl + vocab.txt + BERT config.json)',
+  )
+  .requiredOption('--like <name>', 'mosi | mosei')
+  .option('--scale <f>', 'scale the split sizes', toNumber, 1)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1111)
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--json', 'print the report as JSON')
+  .action(runSynth);
+data
+  .command('inspect')
+  .description('what a dataset file holds: format, splits, dims, lengths, labels, problems')
+  .argument('<path>', 'dataset file or folder')
+  .option('--json', 'print the report as JSON')
+  .action((p: string, o: { json?: boolean }) => runInspect({ path: p, json: o.json }));
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander already printed the problem; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  const usage = err instanceof UsageError || err instanceof TrainerConfigError;
   process.stderr.write(`mmim: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(usage ? 2 : 1);
 });

@@ -46,6 +46,22 @@ export interface MsaDataset {
   /** The file or folder it was read from. */
   source: string;
   splits: Record<SplitName, SplitData>;
+  /** What a reader changed or noticed while reading (absent for synthetic data). */
+  notes?: ReadNotes;
+}
+
+/** Counts of the values a reader altered, so that nothing is changed silently. */
+export interface ReadNotes {
+  /** NaN/Inf feature values set to 0 (only with `sanitize: true`). */
+  nonFiniteZeroed: number;
+  /** -inf acoustic values set to 0, as MMSA's loader always does (MMSA pickles only). */
+  negInfAcousticZeroed: number;
+  /** Sequence lengths of 0 raised to 1, as the reference does. */
+  zeroLengthsRaised: number;
+  /** Non-zero values found after a sample's length and set to 0 (our layout pads with zeros). */
+  paddingZeroed: number;
+  /** Anything else worth a look (dropped videos, join details). */
+  warnings: string[];
 }
 
 /** Identifies one sample wherever it travels (batches, dropout keys, predictions). */

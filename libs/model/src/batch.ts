@@ -25,7 +25,7 @@ export interface MmimBatch {
   acousticLengths: Int32Array;
   /** (B) sentiment score in [-3, 3]. */
   labels: Float32Array;
-  /** (B) global sample index in the epoch's order: dropout masks derive from it. */
+  /** (B) each sample's row in its split (a global, rank-independent key): dropout masks derive from it. */
   sampleIndex: Int32Array;
   /**
    * (B, d_t) precomputed text vectors ([CLS] of a frozen BERT, from a feature cache). When
@@ -56,6 +56,8 @@ export function validateBatch(b: MmimBatch, dVisual: number, dAcoustic: number):
 /** Check cached text features, when present, match the batch and BERT's width. */
 export function validateTextFeatures(b: MmimBatch, width: number): void {
   if (b.textFeatures !== undefined && b.textFeatures.length !== b.size * width) {
-    throw new Error(`batch field 'textFeatures' has ${b.textFeatures.length} elements, expected ${b.size * width}`);
+    throw new Error(
+      `batch field 'textFeatures' has ${b.textFeatures.length} elements, expected ${b.size * width}`,
+    );
   }
 }

@@ -230,4 +230,24 @@ describe('MMIM model and stepper', () => {
     );
     [whole, micro].forEach((m) => m.dispose());
   });
+
+  it('without contrast, stage 1 trains on the L1 loss alone', () => {
+    const c = config();
+    const model = MmimModel.initialize(c, 9);
+    const stepper = new TwoStageStepper(model, { ...optimization, contrast: false });
+    assert.throws(() => stepper.beginStage(0), /contrast/);
+    stepper.beginStage(1);
+    const counts: number[] = [];
+    for (const i of [0, 1, 2]) {
+      const r = stepper.step(randomBatch(c, shape, 60 + i));
+      assert.equal(r.loss, r.yLoss);
+      assert.equal(r.H, null);
+      counts.push(tf.memory().numTensors);
+    }
+    assert.ok(
+      counts.every((n) => n === counts[0]),
+      `tensor counts ${counts.join(',')}`,
+    );
+    model.dispose();
+  });
 });

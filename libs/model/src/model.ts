@@ -221,7 +221,8 @@ export class MmimModel {
     if (opts.text !== undefined && opts.text !== null) {
       text = opts.text;
     } else if (batch.textFeatures !== undefined) {
-      if (this.bertTrains) throw new Error('batch carries cached text features but BERT is trainable');
+      if (this.bertTrains)
+        throw new Error('batch carries cached text features but BERT is trainable');
       text = tf.tensor2d(batch.textFeatures, [batch.size, this.config.bert.hidden_size]);
     } else if (this.bertFrozenEntirely) {
       if (prefix === null) throw new Error('frozen BERT: pass textPrefix computed by textPrefix()');

@@ -148,7 +148,7 @@ export class TwoStageStepper {
     const { value, grads } = tf.variableGrads(() => {
       const t = model.forward(batch, {
         dropout: drop,
-        withProjections: stage === 1,
+        withProjections: stage === 1 && opt.contrast,
         textPrefix: prefix,
         text: textLeaf as tf.Tensor2D | null,
       });
@@ -173,7 +173,8 @@ export class TwoStageStepper {
       }
       // A pair whose entropy was dropped leaves H out of this step's loss altogether.
       if (Hsum !== null && entropySkipped === 0) scalars.H = tf.keep(Hsum);
-      if (!opt.contrast) return yLoss;
+      // A new tensor: `yLoss` itself is kept for the report and must outlive `value`.
+      if (!opt.contrast) return tf.mul(yLoss, 1) as tf.Scalar;
       let loss: tf.Scalar = tf.sub(
         tf.add(yLoss, tf.mul(t.nce, opt.alpha)),
         tf.mul(t.lld, opt.beta),

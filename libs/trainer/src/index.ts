@@ -41,3 +41,5 @@ export {
   type TrainerEvent,
   type TrainerOptions,
 } from './trainer.js';
+export { DatasetBatches } from './dataset-batches.js';
+export { TextFeatureCache } from './feature-cache.js';

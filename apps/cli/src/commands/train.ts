@@ -17,7 +17,16 @@ import {
   type MmimBatch,
   type StepReport,
 } from '@mmim/model';
-import type { QuickTrainCliOptions } from '../main.js';
+export interface QuickTrainCliOptions {
+  synthetic: boolean;
+  epochs: number;
+  batches: number;
+  batchSize: number;
+  seed: number;
+  out: string;
+  json?: boolean;
+  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+}
 
 export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
   const backend = await initBackend({ backend: opts.backend ?? 'auto' });

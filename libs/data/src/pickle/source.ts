@@ -24,7 +24,9 @@ export class MemorySource implements ByteSource {
   }
   readInto(target: Uint8Array, position: number): void {
     if (position < 0 || position + target.length > this.data.length) {
-      throw new PickleError(`read of ${target.length} bytes at ${position} is past the end (${this.data.length})`);
+      throw new PickleError(
+        `read of ${target.length} bytes at ${position} is past the end (${this.data.length})`,
+      );
     }
     target.set(this.data.subarray(position, position + target.length));
   }
@@ -45,7 +47,9 @@ export class FileSource implements ByteSource {
   readInto(target: Uint8Array, position: number): void {
     if (this.fd === null) throw new PickleError(`${this.path} was closed before its data was read`);
     if (position < 0 || position + target.length > this.size) {
-      throw new PickleError(`read of ${target.length} bytes at ${position} is past the end (${this.size})`);
+      throw new PickleError(
+        `read of ${target.length} bytes at ${position} is past the end (${this.size})`,
+      );
     }
     let done = 0;
     while (done < target.length) {
@@ -116,8 +120,10 @@ export class Latin1Bytes implements Bytes {
         const b = chunk[i] as number;
         if (b < 0x80) length++;
         else if (b === 0xc2 || b === 0xc3) length++;
-        else if (b < 0x80 || b > 0xbf) {
-          throw new PickleError(`string passed to latin1 encode has a character above U+00FF (byte ${at + i})`);
+        else if (b > 0xbf) {
+          throw new PickleError(
+            `string passed to latin1 encode has a character above U+00FF (byte ${at + i})`,
+          );
         }
       }
     });
@@ -182,6 +188,8 @@ export function forEachChunk(
 
 function checkRange(length: number, start: number, count: number): void {
   if (start < 0 || start + count > length) {
-    throw new PickleError(`read of ${count} bytes at ${start} is past the end of a ${length}-byte payload`);
+    throw new PickleError(
+      `read of ${count} bytes at ${start} is past the end of a ${length}-byte payload`,
+    );
   }
 }

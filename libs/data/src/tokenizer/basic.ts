@@ -101,7 +101,7 @@ export function basicTokenize(text: string): string[] {
   const out: string[] = [];
   for (const word of whitespaceSplit(cleanText(text))) {
     const normalised = stripAccents(word.toLowerCase());
-    // Stripping accents can leave spaces behind only if the word had none; re-split to be safe.
+    // HF ends with whitespace_tokenize(" ".join(tokens)): re-split on whitespace likewise.
     for (const piece of splitOnPunctuation(normalised)) out.push(...whitespaceSplit(piece));
   }
   return out;

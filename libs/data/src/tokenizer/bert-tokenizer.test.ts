@@ -8,7 +8,8 @@
  * words at and over the 100-character limit, special tokens typed in text, truncation.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +73,22 @@ describe('BertWordPieceTokenizer', () => {
     assert.throws(() => tok.encode('a', 1), /maxLength/);
   });
 
-  it('names the file when the vocabulary lacks a special token', async () => {
+  it('refuses a vocabulary without [UNK], naming the file', async () => {
     assert.throws(() => new BertWordPieceTokenizer(['[PAD]', 'a']), /no \[UNK\]/);
+    const dir = await mkdtemp(path.join(tmpdir(), 'vocab-'));
+    try {
+      const file = path.join(dir, 'vocab.txt');
+      await writeFile(file, '[PAD]\n[CLS]\n[SEP]\n');
+      await assert.rejects(BertWordPieceTokenizer.fromVocabFile(file), (e: Error) =>
+        e.message.startsWith(`${file}: vocabulary has no [UNK]`),
+      );
+      // CRLF line ends are read as Python's text mode reads them: no '\r' in the pieces.
+      await writeFile(file, '[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhi\r\n');
+      const tok = await BertWordPieceTokenizer.fromVocabFile(file);
+      assert.equal(tok.vocabSize, 5);
+      assert.deepEqual(Array.from(tok.encode('Hi', 4).ids), [2, 4, 3, 0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

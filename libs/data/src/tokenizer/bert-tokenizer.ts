@@ -54,8 +54,9 @@ export class BertWordPieceTokenizer {
   /** Reads a vocab.txt (one piece per line, UTF-8, line i = id i). */
   static async fromVocabFile(file: string): Promise<BertWordPieceTokenizer> {
     const text = await readFile(file, 'utf8');
-    // HF's load_vocab uses readlines() + rstrip('\n'): a final newline adds no entry, '\r' stays.
-    const lines = text.split('\n');
+    // HF's load_vocab reads in text mode (universal newlines: \r\n and \r become \n), then
+    // readlines() + rstrip('\n'): a final newline adds no entry.
+    const lines = text.replace(/\r\n?/g, '\n').split('\n');
     if (lines.at(-1) === '') lines.pop();
     try {
       return new BertWordPieceTokenizer(lines);

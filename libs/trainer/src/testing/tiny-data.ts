@@ -3,7 +3,8 @@
  * function of the visual features (learnable), in the columnar SplitData layout.
  */
 import type { MsaDataset, SplitData, SplitName } from '@mmim/data';
-import { randomBatch, resolveMmimConfig, type MmimBatch } from '@mmim/model';
+import { DatasetBatches } from '../dataset-batches.js';
+import { randomBatch, resolveMmimConfig } from '@mmim/model';
 import type { BatchProvider } from '../trainer.js';
 
 export const TINY_TEST_BERT = {
@@ -60,39 +61,7 @@ export function tinyDataset(sizes = { train: 24, valid: 8, test: 8 }): MsaDatase
   };
 }
 
-/** Rows in order, in batches of `size` (no shuffling: tests want fixed batches). */
+/** Rows in file order, in batches of `size` (tests want fixed batches). */
 export function orderedBatches(data: MsaDataset, size: number): BatchProvider {
-  return {
-    batchIndices(s) {
-      const n = data.splits[s].size;
-      const out: number[][] = [];
-      for (let i = 0; i < n; i += size)
-        out.push(Array.from({ length: Math.min(size, n - i) }, (_, k) => i + k));
-      return out;
-    },
-    batch(s, indices): MmimBatch {
-      const d = data.splits[s];
-      const L = d.textLength;
-      const rows = <T extends Int32Array | Float32Array>(a: T, width: number): T => {
-        const out = new (a.constructor as new (n: number) => T)(indices.length * width);
-        indices.forEach((r, k) => out.set(a.subarray(r * width, (r + 1) * width), k * width));
-        return out;
-      };
-      return {
-        size: indices.length,
-        textLength: L,
-        bertIds: rows(d.bertIds, L),
-        bertMask: rows(d.bertMask, L),
-        bertTypes: rows(d.bertTypes, L),
-        visualSteps: d.visualSteps,
-        visual: rows(d.visual, d.visualSteps * d.visualDim),
-        visualLengths: rows(d.visualLengths, 1),
-        acousticSteps: d.acousticSteps,
-        acoustic: rows(d.acoustic, d.acousticSteps * d.acousticDim),
-        acousticLengths: rows(d.acousticLengths, 1),
-        labels: rows(d.labels, 1),
-        sampleIndex: Int32Array.from(indices),
-      };
-    },
-  };
+  return new DatasetBatches(data, { batchSize: size, seed: 0, shuffle: false });
 }

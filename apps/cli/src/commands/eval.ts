@@ -1,0 +1,58 @@
+/**
+ * `mmim eval --checkpoint F --data FILE [--split test] [--output preds.json]`: predictions of a
+ * checkpoint (ours, or a PyTorch MMIM state dict saved as safetensors) on one split, the metric
+ * table, and optionally the predictions in dataset order.
+ */
+import fs from 'node:fs';
+import { initBackend } from '@mmim/runtime';
+import { loadDataset, type SplitName } from '@mmim/data';
+import { MmimModel, readBertConfig } from '@mmim/model';
+import { DatasetBatches, sentimentMetrics } from '@mmim/trainer';
+import { createReporter } from '../output/reporter.js';
+import { metricsTable } from '../output/metrics-table.js';
+import { loadCheckpointWeights } from './shared.js';
+import { UsageError } from './train-data.js';
+
+export interface EvalOptions {
+  checkpoint: string;
+  data: string;
+  split: string;
+  bertConfig?: string;
+  output?: string;
+  batchSize: number;
+  json?: boolean;
+  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+}
+
+export async function runEval(o: EvalOptions): Promise<void> {
+  if (!['train', 'valid', 'test'].includes(o.split))
+    throw new UsageError(`--split must be train, valid or test, got '${o.split}'`);
+  const split = o.split as SplitName;
+  const reporter = createReporter({ json: o.json });
+  await initBackend({ backend: o.backend ?? 'auto' });
+  const bertHints = o.bertConfig === undefined ? {} : readBertConfig(o.bertConfig);
+  const weights = await loadCheckpointWeights(o.checkpoint, bertHints);
+  const config = { ...weights.config, bert: { ...weights.config.bert, ...bertHints } };
+  const model = new MmimModel(config, weights.state);
+  const data = await loadDataset(o.data);
+  const d = data.splits[split];
+  if (d.visualDim !== config.d_vin || d.acousticDim !== config.d_ain) {
+    throw new Error(
+      `${o.data}: features are visual ${d.visualDim} / acoustic ${d.acousticDim}, the checkpoint expects ${config.d_vin} / ${config.d_ain}`,
+    );
+  }
+  const batches = new DatasetBatches(data, { batchSize: o.batchSize, seed: 0, shuffle: false });
+  const preds = new Float32Array(d.size);
+  for (const indices of batches.batchIndices(split, 0)) {
+    const p = model.predict(batches.batch(split, indices));
+    indices.forEach((row, k) => (preds[row] = p[k] ?? Number.NaN));
+  }
+  model.dispose();
+  const m = sentimentMetrics(preds, d.labels);
+  if (o.output !== undefined) fs.writeFileSync(o.output, `${JSON.stringify(Array.from(preds))}\n`);
+  reporter.result(
+    { checkpoint: o.checkpoint, split, metrics: m, output: o.output ?? null },
+    `${o.checkpoint} on ${split} (${d.size} samples)\n${metricsTable(m)}`,
+  );
+  reporter.close();
+}

@@ -1,0 +1,209 @@
+/**
+ * How much of the label each modality of a synthetic dataset gives away to simple estimators:
+ * the "ceilings" docs/synthetic-data.md quotes. Each estimator is a ridge regression on a few
+ * hand-made features, fitted on train and scored on test with the reference's metrics
+ * (MMIM.md "Metrics"): MAE, Pearson r, Acc-2 (has0 and non0), Acc-7.
+ */
+import { INTENSIFIERS, INTENSIFIER_FACTOR, NEGATION_FACTOR, NEGATORS, lexicon } from './lexicon.js';
+
+export interface RegressionMetrics {
+  mae: number;
+  corr: number;
+  /** p >= 0 vs y >= 0 over all samples. */
+  acc2Has0: number;
+  /** p > 0 vs y > 0 over samples with y != 0. */
+  acc2Non0: number;
+  acc7: number;
+}
+
+/** numpy's round (half to even), which the reference's Acc-7 uses. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export function regressionMetrics(
+  pred: ArrayLike<number>,
+  label: ArrayLike<number>,
+): RegressionMetrics {
+  const n = pred.length;
+  if (n === 0 || n !== label.length) throw new Error('metrics need equally long, non-empty arrays');
+  let mae = 0;
+  let mp = 0;
+  let my = 0;
+  let has0 = 0;
+  let non0 = 0;
+  let non0n = 0;
+  let acc7 = 0;
+  const clip3 = (x: number): number => Math.min(3, Math.max(-3, x));
+  for (let i = 0; i < n; i++) {
+    const p = pred[i] ?? 0;
+    const y = label[i] ?? 0;
+    mae += Math.abs(p - y);
+    mp += p;
+    my += y;
+    if (p >= 0 === y >= 0) has0++;
+    if (y !== 0) {
+      non0n++;
+      if (p > 0 === y > 0) non0++;
+    }
+    if (roundHalfEven(clip3(p)) === roundHalfEven(clip3(y))) acc7++;
+  }
+  mp /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dp = (pred[i] ?? 0) - mp;
+    const dy = (label[i] ?? 0) - my;
+    sxy += dp * dy;
+    sxx += dp * dp;
+    syy += dy * dy;
+  }
+  return {
+    mae: mae / n,
+    corr: sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0,
+    acc2Has0: has0 / n,
+    acc2Non0: non0n > 0 ? non0 / non0n : 0,
+    acc7: acc7 / n,
+  };
+}
+
+/**
+ * Lexicon features of an utterance: mean effective valence of its sentiment words (negators
+ * flip and damp, intensifiers amplify the next word) and whether it has any.
+ */
+export function textFeatures(text: string): number[] {
+  const { valence } = lexicon();
+  const words = text.split(/\s+/).filter((w) => w);
+  let sum = 0;
+  let count = 0;
+  words.forEach((w, i) => {
+    const v = valence.get(w);
+    if (v === undefined) return;
+    const prev = words[i - 1] ?? '';
+    const factor = (NEGATORS as readonly string[]).includes(prev)
+      ? NEGATION_FACTOR
+      : (INTENSIFIERS as readonly string[]).includes(prev)
+        ? INTENSIFIER_FACTOR
+        : 1;
+    sum += factor * v;
+    count++;
+  });
+  return [count > 0 ? sum / count : 0, count > 0 ? 1 : 0];
+}
+
+/** Mean and standard deviation of each channel over a sequence's valid steps. */
+export function sequenceFeatures(row: Float32Array, length: number, dim: number): number[] {
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (let t = 0; t < length; t++) {
+    for (let c = 0; c < dim; c++) {
+      const x = row[t * dim + c] ?? 0;
+      mean[c] = (mean[c] ?? 0) + x;
+      sq[c] = (sq[c] ?? 0) + x * x;
+    }
+  }
+  const out: number[] = [];
+  for (let c = 0; c < dim; c++) {
+    const m = (mean[c] ?? 0) / length;
+    out.push(m, Math.sqrt(Math.max(0, (sq[c] ?? 0) / length - m * m)));
+  }
+  return out;
+}
+
+/** Ridge regression on standardised features (lambda relative to the sample count). */
+export class RidgeRegression {
+  private constructor(
+    private readonly mean: Float64Array,
+    private readonly scale: Float64Array,
+    private readonly weights: Float64Array,
+    private readonly bias: number,
+  ) {}
+
+  static fit(x: readonly number[][], y: ArrayLike<number>, lambda = 1e-2): RidgeRegression {
+    const n = x.length;
+    const d = x[0]?.length ?? 0;
+    const mean = new Float64Array(d);
+    const scale = new Float64Array(d);
+    for (const row of x) row.forEach((v, j) => (mean[j] = (mean[j] ?? 0) + v / n));
+    for (const row of x)
+      row.forEach((v, j) => (scale[j] = (scale[j] ?? 0) + (v - (mean[j] ?? 0)) ** 2 / n));
+    for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j] ?? 0) || 1;
+    let yMean = 0;
+    for (let i = 0; i < n; i++) yMean += (y[i] ?? 0) / n;
+    // Normal equations (Z^T Z + lambda n I) w = Z^T (y - mean y), solved by Gaussian elimination.
+    const a = Array.from({ length: d }, () => new Float64Array(d + 1));
+    for (let i = 0; i < n; i++) {
+      const row = x[i] ?? [];
+      const z = row.map((v, j) => (v - (mean[j] ?? 0)) / (scale[j] ?? 1));
+      const r = (y[i] ?? 0) - yMean;
+      for (let j = 0; j < d; j++) {
+        const aj = a[j] as Float64Array;
+        const zj = z[j] ?? 0;
+        for (let k = 0; k < d; k++) aj[k] = (aj[k] ?? 0) + zj * (z[k] ?? 0);
+        aj[d] = (aj[d] ?? 0) + zj * r;
+      }
+    }
+    for (let j = 0; j < d; j++)
+      (a[j] as Float64Array)[j] = ((a[j] as Float64Array)[j] ?? 0) + lambda * n;
+    return new RidgeRegression(mean, scale, solve(a, d), yMean);
+  }
+
+  predict(row: readonly number[]): number {
+    let s = this.bias;
+    row.forEach(
+      (v, j) => (s += ((v - (this.mean[j] ?? 0)) / (this.scale[j] ?? 1)) * (this.weights[j] ?? 0)),
+    );
+    return s;
+  }
+}
+
+/** Solves the augmented d x (d+1) system in place (partial pivoting). */
+function solve(a: Float64Array[], d: number): Float64Array {
+  const row = (i: number): Float64Array => a[i] as Float64Array;
+  for (let col = 0; col < d; col++) {
+    let best = col;
+    for (let r = col + 1; r < d; r++)
+      if (Math.abs(row(r)[col] ?? 0) > Math.abs(row(best)[col] ?? 0)) best = r;
+    [a[col], a[best]] = [row(best), row(col)];
+    const pivot = row(col)[col] ?? 0;
+    if (pivot === 0) continue;
+    for (let r = 0; r < d; r++) {
+      if (r === col) continue;
+      const f = (row(r)[col] ?? 0) / pivot;
+      if (f === 0) continue;
+      for (let k = col; k <= d; k++) row(r)[k] = (row(r)[k] ?? 0) - f * (row(col)[k] ?? 0);
+    }
+  }
+  return Float64Array.from({ length: d }, (_, j) => {
+    const p = row(j)[j] ?? 0;
+    return p === 0 ? 0 : (row(j)[d] ?? 0) / p;
+  });
+}
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 erf; error < 1.5e-7). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const poly =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-z * z);
+  return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+/**
+ * E[label | z] when each annotator scores clamp(round(z + noise * N(0,1)), -3, 3): the best
+ * squared-error prediction from the latent itself (what a model that recovered z exactly gets).
+ */
+export function expectedLabel(z: number, annotatorNoise: number): number {
+  let e = 0;
+  for (let k = -3; k <= 3; k++) {
+    const lo = k === -3 ? 0 : normalCdf((k - 0.5 - z) / annotatorNoise);
+    const hi = k === 3 ? 1 : normalCdf((k + 0.5 - z) / annotatorNoise);
+    e += k * (hi - lo);
+  }
+  return e;
+}
