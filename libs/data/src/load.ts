@@ -47,14 +47,16 @@ export async function loadDataset(
   const file = resolveDatasetFile(target);
   const vocab = opts.vocab ?? path.join(path.dirname(file), 'vocab.txt');
   const tokenizer = fs.existsSync(vocab) ? await BertWordPieceTokenizer.fromVocabFile(vocab) : null;
+  // The file's own token length wins (CH-SIMS uses 39); raw text is tokenised to this one.
   const textLength = opts.textLength ?? 50;
   const common = {
     sanitize: opts.sanitize ?? false,
-    textLength,
+    ...(opts.textLength === undefined ? {} : { textLength }),
     ...(tokenizer === null
       ? {}
       : { tokenize: (text: string) => tokenizer.encode(text, textLength) }),
   };
+
   if (!file.endsWith('.pkl'))
     throw new DataError(
       file,
