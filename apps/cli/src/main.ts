@@ -87,6 +87,11 @@ const train = program
     (v) => Number(v),
   )
   .option('--sanitize', 'zero NaN/Inf features (and report how many) instead of failing')
+  .option(
+    '--cache-dir <dir>',
+    'keep preprocessed datasets here (keyed by file content and options)',
+  )
+  .option('--print-config', 'print the resolved trainer config and exit')
   .option('--batches <n>', '(--synthetic) training batches per epoch', toInt, 4)
   .option('--json', 'one JSON object per line instead of progress bars')
   .addOption(backendOption());
@@ -105,8 +110,9 @@ train.action(async (opts: Record<string, unknown>) => {
     });
     return;
   }
-  if (typeof opts.data !== 'string')
+  if (typeof opts.data !== 'string' && !opts.printConfig) {
     throw new UsageError('give --data FILE|DIR (or --synthetic for a quick run)');
+  }
   if (opts.bert !== undefined && opts.bertConfig !== undefined)
     throw new UsageError('--bert and --bert-config exclude each other');
   const overrides: Record<string, unknown> = {};
@@ -127,7 +133,7 @@ train.action(async (opts: Record<string, unknown>) => {
   if (opts.microBatch !== undefined) te.micro_batch = opts.microBatch;
   if (Object.keys(te).length > 0) overrides.text_encoder = te;
   await runTrainOnData({
-    data: opts.data,
+    data: (opts.data as string | undefined) ?? '',
     config: opts.config as string | undefined,
     preset: opts.preset as string | undefined,
     bert: opts.bert as string | undefined,
@@ -137,6 +143,8 @@ train.action(async (opts: Record<string, unknown>) => {
     out: opts.out as string,
     seeds: opts.seeds as string | undefined,
     sanitize: opts.sanitize as boolean | undefined,
+    cacheDir: opts.cacheDir as string | undefined,
+    printConfig: opts.printConfig as boolean | undefined,
     json: opts.json as boolean | undefined,
     backend: opts.backend as BackendFlag | undefined,
     overrides,

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BertWordPieceTokenizer } from './tokenizer/bert-tokenizer.js';
+import { loadOrBuildCached, sourceDigest } from './cache.js';
 import { readDataset } from './readers/index.js';
 import { DataError, type MsaDataset } from './types.js';
 
@@ -16,6 +17,11 @@ export interface LoadDatasetOptions {
   sanitize?: boolean;
   /** Token positions per sample (default 50). */
   textLength?: number;
+  /**
+   * Keep the preprocessed splits here (safetensors), keyed by the source's content hash and
+   * these options; a changed file or option rebuilds. Off when absent.
+   */
+  cacheDir?: string;
 }
 
 /** File names we look for inside a folder, in order. */
@@ -63,5 +69,14 @@ export async function loadDataset(
       'unsupported file type (expected a .pkl dataset; .csd sequences are read with readCsdDataset)',
     );
   // The pickle's own keys tell MMSA from MMIM-repo files (file names are often changed).
-  return readDataset(file, common);
+  const build = (): Promise<MsaDataset> => readDataset(file, common);
+  if (opts.cacheDir === undefined) return build();
+  const vocabDigest = tokenizer === null ? null : await sourceDigest(vocab);
+  const cached = await loadOrBuildCached({
+    cacheDir: opts.cacheDir,
+    source: file,
+    options: { sanitize: common.sanitize, textLength: opts.textLength ?? null, vocab: vocabDigest },
+    build,
+  });
+  return cached.dataset;
 }

@@ -36,15 +36,21 @@ export interface TrainDataOptions {
   out: string;
   seeds?: string;
   sanitize?: boolean;
+  cacheDir?: string;
+  printConfig?: boolean;
   json?: boolean;
   backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
   overrides: Record<string, unknown>;
 }
 
 export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
+  const base = buildTrainerConfig({ preset: o.preset, file: o.config, overrides: o.overrides });
+  if (o.printConfig) {
+    process.stdout.write(`${JSON.stringify(base, null, 2)}\n`);
+    return;
+  }
   const reporter = createReporter({ json: o.json });
   const backend = await initBackend({ backend: o.backend ?? 'auto' });
-  const base = buildTrainerConfig({ preset: o.preset, file: o.config, overrides: o.overrides });
   const seeds = o.seeds === undefined ? [base.seed] : parseSeeds(o.seeds);
   let bert: BertConfig = TINY_BERT;
   let bertWeights: Map<ParamName, Float32Array> | undefined;
@@ -62,6 +68,7 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
   }
   const data = await loadDataset(o.data, {
     sanitize: o.sanitize ?? false,
+    ...(o.cacheDir === undefined ? {} : { cacheDir: o.cacheDir }),
     ...(vocab === undefined ? {} : { vocab }),
   });
   reporter.info(
