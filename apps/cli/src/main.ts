@@ -55,6 +55,12 @@ const KEY_FLAGS: [flag: string, key: string, parse: (v: string) => unknown, help
     'cap each stage (smoke and parity runs)',
   ],
   ['--patience <n>', 'patience', toInt, 'early stopping patience'],
+  [
+    '--update-batch <n>',
+    'update_batch',
+    toInt,
+    'sum the gradients of N batches per optimiser step',
+  ],
   ['--when <n>', 'when', toInt, 'ReduceLROnPlateau patience'],
 ];
 
@@ -74,6 +80,7 @@ const train = program
     'start from these MMIM weights (ours or a PyTorch state dict as safetensors)',
   )
   .option('--resume <file>', 'continue from a training checkpoint (last.safetensors)')
+  .option('--save <file>', 'also write the final weights (reference names) here at the end')
   .option('--out <dir>', 'checkpoints and outputs', 'runs/train')
   .option('--seeds <list>', 'comma-separated seeds; prints mean ± std over them')
   .option('--seed <n>', 'seed of init, data order and dropout', (v) => Number(v))
@@ -140,6 +147,7 @@ train.action(async (opts: Record<string, unknown>) => {
     bertConfig: opts.bertConfig as string | undefined,
     init: opts.init as string | undefined,
     resume: opts.resume as string | undefined,
+    save: opts.save as string | undefined,
     out: opts.out as string,
     seeds: opts.seeds as string | undefined,
     sanitize: opts.sanitize as boolean | undefined,

@@ -250,4 +250,52 @@ describe('MMIM model and stepper', () => {
     );
     model.dispose();
   });
+
+  it('update_batch sums the gradients of k batches into one step', () => {
+    const c = config({
+      bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+      dropout_prj: 0,
+    });
+    const a = MmimModel.initialize(c, 12);
+    const b = new MmimModel(c, a.stateDict());
+    const accumulating = new TwoStageStepper(a, {
+      ...optimization,
+      updateBatch: 2,
+      contrast: false,
+    });
+    const b1 = randomBatch(c, shape, 70);
+    const b2 = randomBatch(c, { ...shape, firstSampleIndex: 16 }, 71);
+    accumulating.beginStage(1);
+    const r1 = accumulating.step(b1);
+    assert.equal(r1.stepped, false);
+    assert.deepEqual(
+      a.host.get('fusion_prj.linear_3.weight'),
+      b.host.get('fusion_prj.linear_3.weight'),
+    );
+    const r2 = accumulating.step(b2);
+    assert.equal(r2.stepped, true);
+    // One step on the summed gradient equals one step on a batch whose loss is the sum of both
+    // batches' mean losses: build that gradient by hand from the two batches.
+    const { grads: g1 } = tf.variableGrads(() => lossOf(b, b1), b.trainableVariables());
+    const { grads: g2 } = tf.variableGrads(() => lossOf(b, b2), b.trainableVariables());
+    const w = 'fusion_prj.linear_3.weight';
+    const vname = b.trainableVariables().find((v) => b.paramOfVariable(v.name) === w)?.name ?? '';
+    const sum = tf.add(g1[vname] as tf.Tensor, g2[vname] as tf.Tensor);
+    tf.dispose([g1, g2]);
+    assert.ok(Math.abs(r2.gradNorm) > 0);
+    // The accumulated step moved the weight in the direction of -sum (Adam's first step: -lr*sign).
+    const moved = Array.from(a.host.get(w) ?? [], (x, i) => x - (b.host.get(w)?.[i] ?? 0));
+    const s = sum.dataSync();
+    moved.forEach((d, i) => {
+      if (Math.abs(s[i] ?? 0) > 1e-6)
+        assert.equal(Math.sign(d), -Math.sign(s[i] ?? 0), `element ${i}`);
+    });
+    sum.dispose();
+    [a, b].forEach((m) => m.dispose());
+  });
 });
+
+function lossOf(m: MmimModel, batch: ReturnType<typeof randomBatch>): tf.Scalar {
+  const t = m.forward(batch, { dropout: null, withProjections: false });
+  return tf.mean(tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels)))) as tf.Scalar;
+}

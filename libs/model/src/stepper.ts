@@ -49,6 +49,12 @@ export interface OptimizationConfig {
    * memory to one micro-batch.
    */
   textMicroBatch?: number;
+  /**
+   * Accumulate the gradients of this many batches (summed) before one clipped optimiser step
+   * (default 1). The reference's option of the same name zeroes the gradients every batch, so it
+   * steps on the last batch's gradient alone; this is the accumulation the option is named for.
+   */
+  updateBatch?: number;
 }
 
 export type Stage = 0 | 1;
@@ -69,6 +75,8 @@ export interface StepReport {
   gradNorm: number;
   /** True when the step was skipped because the gradient norm was not finite. */
   skippedNonFinite: boolean;
+  /** Whether this batch ended with an optimiser step (false while accumulating). */
+  stepped: boolean;
 }
 
 export class TwoStageStepper {
@@ -81,6 +89,9 @@ export class TwoStageStepper {
   private memory: Partial<Record<PairName, EntropyMemory>> = {};
   private stage: Stage = 0;
   private batchIndex = 0;
+  /** Summed gradients of the batches since the last step (updateBatch > 1). */
+  private pending: Map<ParamName, Float32Array> | null = null;
+  private pendingCount = 0;
 
   constructor(
     readonly model: MmimModel,
@@ -103,6 +114,8 @@ export class TwoStageStepper {
     if (stage === 0 && !this.opt.contrast) throw new Error('stage 0 runs only with contrast on');
     this.stage = stage;
     this.batchIndex = 0;
+    this.pending = null;
+    this.pendingCount = 0;
     this.memory = {};
   }
 
@@ -238,6 +251,7 @@ export class TwoStageStepper {
       entropySkipped,
       gradNorm: globalNorm(host.values()),
       skippedNonFinite: false,
+      stepped: false,
     };
     this.batchIndex++;
     this.globalStep++;
@@ -245,14 +259,41 @@ export class TwoStageStepper {
       report.skippedNonFinite = true;
       return report;
     }
+    let stepGrads: Map<ParamName, Float32Array | undefined> = host;
+    const every = opt.updateBatch ?? 1;
+    if (every > 1) {
+      this.pending = accumulate(this.pending, host);
+      this.pendingCount++;
+      if (this.pendingCount < every) return report;
+      stepGrads = this.pending;
+      this.pending = null;
+      this.pendingCount = 0;
+      report.gradNorm = globalNorm(stepGrads.values());
+    }
     const optimizer = stage === 0 ? this.mmilbOptimizer : this.mainOptimizer;
-    const changed = optimizer.step(model.host, host, clipFactor(report.gradNorm, opt.clip));
+    const changed = optimizer.step(model.host, stepGrads, clipFactor(report.gradNorm, opt.clip));
     model.syncToDevice(changed);
+    report.stepped = true;
     return report;
   }
 }
 
 let textLeafCounter = 0;
+
+/** Add one batch's gradients into the running sums (a parameter first seen now starts at it). */
+function accumulate(
+  sums: Map<ParamName, Float32Array> | null,
+  grads: Map<ParamName, Float32Array | undefined>,
+): Map<ParamName, Float32Array> {
+  const out = sums ?? new Map<ParamName, Float32Array>();
+  for (const [name, g] of grads) {
+    if (g === undefined) continue;
+    const acc = out.get(name);
+    if (acc === undefined) out.set(name, Float32Array.from(g));
+    else for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + g[i]!;
+  }
+  return out;
+}
 
 function isBertVariable(model: MmimModel, variableName: string): boolean {
   return model.paramOfVariable(variableName).startsWith(BERT_PREFIX);

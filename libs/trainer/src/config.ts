@@ -43,6 +43,8 @@ export const trainerConfigSchema = z
     weight_decay_bert: z.number().min(0).default(1e-4),
     weight_decay_club: z.number().min(0).default(1e-4),
     clip: z.number().positive().default(1.0),
+    /** Sum the gradients of this many batches before each optimiser step. */
+    update_batch: z.number().int().positive().default(1),
     contrast: z.boolean().default(true),
     num_epochs: z.number().int().positive().default(40),
     /** ReduceLROnPlateau patience on the valid loss. */

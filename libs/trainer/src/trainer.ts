@@ -116,6 +116,7 @@ export class Trainer {
       seed: c.seed,
       zeroGradToNone: c.zero_grad_to_none,
       textMicroBatch: c.text_encoder.micro_batch,
+      updateBatch: c.update_batch,
     });
     this.batches = c.text_encoder.freeze
       ? new TextFeatureCache(opts.batches, this.model, opts.data)

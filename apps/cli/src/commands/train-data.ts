@@ -9,6 +9,7 @@ import { initBackend } from '@mmim/runtime';
 import { loadDataset, resolveDatasetFile } from '@mmim/data';
 import {
   TINY_BERT,
+  saveMmimWeights,
   loadHfBert,
   readBertConfig,
   type BertConfig,
@@ -33,6 +34,7 @@ export interface TrainDataOptions {
   bertConfig?: string;
   init?: string;
   resume?: string;
+  save?: string;
   out: string;
   seeds?: string;
   sanitize?: boolean;
@@ -110,6 +112,16 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
             ...(init === undefined ? {} : { init }),
           });
     const result = await trainer.run();
+    if (o.save !== undefined) {
+      const file =
+        seeds.length > 1
+          ? o.save.replace(/(\.safetensors)?$/, `.seed-${seed}.safetensors`)
+          : o.save;
+      await saveMmimWeights(file, trainer.model, {
+        epoch: String(trainer.epochsDone),
+        seed: String(seed),
+      });
+    }
     trainer.dispose();
     if (result.bestTest === null)
       throw new Error(`seed ${seed}: no epoch was selected (no finite valid loss)`);
