@@ -64,3 +64,15 @@ export {
   type LoadedWeights,
 } from './io/weights.js';
 export { loadHfBert, mmimNameForHf, readBertConfig, type HfBert } from './io/hf-bert.js';
+export {
+  couplingRows,
+  dataParallelStep,
+  gatherCoupling,
+  shardGradients,
+  type CouplingRows,
+  type Modality,
+  type RankGroup,
+  type RankShare,
+  type ShardOptions,
+  type ShardResult,
+} from './sharded.js';

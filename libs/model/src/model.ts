@@ -43,6 +43,13 @@ export interface MmimTerms {
   nceParts: { t: tf.Scalar; v: tf.Scalar; a: tf.Scalar };
   /** Entropy projections z per pair (only when asked for, i.e. in stage 1). */
   projections: Partial<Record<PairName, tf.Tensor2D>>;
+  /** CPC's normalised targets and predictions per modality (B, d_m). */
+  cpc: Record<'t' | 'v' | 'a', CpcVectors>;
+}
+
+export interface CpcVectors {
+  x: tf.Tensor2D;
+  pred: tf.Tensor2D;
 }
 
 export interface ForwardOptions {
@@ -276,19 +283,36 @@ export class MmimModel {
       c.dropout_prj,
       drop,
     );
-    const nceOf = (prefix: string, x: tf.Tensor2D): tf.Scalar =>
-      cpcNce(
-        l2NormalizeRows(x),
-        l2NormalizeRows(cpcPredict(this.param, prefix, c.cpc_layers, fusion)),
-      );
+    // L2-normalised targets and predictions: what CPC couples across the batch.
+    const cpcOf = (prefix: string, x: tf.Tensor2D): CpcVectors => ({
+      x: l2NormalizeRows(x),
+      pred: l2NormalizeRows(cpcPredict(this.param, prefix, c.cpc_layers, fusion)),
+    });
+    const cpc = {
+      t: cpcOf('cpc_zt', text),
+      v: cpcOf('cpc_zv', visual),
+      a: cpcOf('cpc_za', acoustic),
+    };
     const nceParts = {
-      t: nceOf('cpc_zt', text),
-      v: nceOf('cpc_zv', visual),
-      a: nceOf('cpc_za', acoustic),
+      t: cpcNce(cpc.t.x, cpc.t.pred),
+      v: cpcNce(cpc.v.x, cpc.v.pred),
+      a: cpcNce(cpc.a.x, cpc.a.pred),
     };
     const nce = tf.addN([nceParts.t, nceParts.v, nceParts.a]) as tf.Scalar;
     const lld = tf.addN(Object.values(lldParts)) as tf.Scalar;
-    return { text, visual, acoustic, fusion, preds, lld, lldParts, nce, nceParts, projections };
+    return {
+      text,
+      visual,
+      acoustic,
+      fusion,
+      preds,
+      lld,
+      lldParts,
+      nce,
+      nceParts,
+      projections,
+      cpc,
+    };
   }
 
   /** Predictions only, in evaluation mode (no dropout), as plain numbers. */

@@ -210,15 +210,66 @@ export class TwoStageStepper {
       }
       tf.dispose(microPrefixes.filter((x): x is tf.Tensor2D => x !== null));
     }
-    if (stage === 1) this.memory = nextMemory;
-
-    const host = new Map<ParamName, Float32Array | undefined>();
+    const host = new Map<ParamName, Float32Array>();
     for (const [varName, g] of Object.entries(grads)) {
-      const name = model.paramOfVariable(varName);
-      host.set(name, Float32Array.from(g.dataSync() as Float32Array));
-      this.gradComputed.add(name);
+      host.set(model.paramOfVariable(varName), Float32Array.from(g.dataSync() as Float32Array));
       g.dispose();
     }
+    const read = (s: tf.Scalar | null): number | null => {
+      if (s === null) return null;
+      const x = s.dataSync()[0] ?? Number.NaN;
+      s.dispose();
+      return x;
+    };
+    const loss = value.dataSync()[0] ?? Number.NaN;
+    value.dispose();
+    return this.applyGradients(
+      host,
+      {
+        loss,
+        yLoss: read(scalars.y),
+        lld: read(scalars.lld) ?? Number.NaN,
+        nce: read(scalars.nce) ?? Number.NaN,
+        H: read(scalars.H),
+        entropySkipped,
+      },
+      stage === 1 ? nextMemory : undefined,
+    );
+  }
+
+  /** Flags of the current stage's batch `i_batch` (the reference's memory and H rules). */
+  stageFlags(): { stage: Stage; batchIndex: number; useMemory: boolean; hInLoss: boolean } {
+    const { stage, batchIndex: i } = this;
+    const contrast = this.opt.contrast;
+    return {
+      stage,
+      batchIndex: i,
+      useMemory: stage === 1 && contrast && i >= 1,
+      hInLoss: stage === 1 && contrast && i > 1,
+    };
+  }
+
+  /** The entropy memory of the current stage (the previous batch's projections). */
+  currentMemory(): Partial<Record<PairName, EntropyMemory>> {
+    return this.memory;
+  }
+
+  /**
+   * The second half of a step, shared by the single-worker and the data-parallel paths: given
+   * the (summed) gradients of the whole batch, apply PyTorch's None/zero bookkeeping, the
+   * padding row, the non-finite guard, accumulation, clipping and the current stage's Adam.
+   * `nextMemory` replaces the entropy memory (stage 1).
+   */
+  applyGradients(
+    computed: Map<ParamName, Float32Array>,
+    values: Omit<StepReport, 'stage' | 'batchIndex' | 'gradNorm' | 'skippedNonFinite' | 'stepped'>,
+    nextMemory?: Partial<Record<PairName, EntropyMemory>>,
+  ): StepReport {
+    const { model, opt } = this;
+    const stage = this.stage;
+    if (nextMemory !== undefined && stage === 1) this.memory = nextMemory;
+    const host = new Map<ParamName, Float32Array | undefined>(computed);
+    for (const name of computed.keys()) this.gradComputed.add(name);
     // HF's word embedding has padding_idx = pad_token_id: its row never receives a gradient.
     const wordEmb = host.get(WORD_EMBEDDINGS);
     if (wordEmb !== undefined) {
@@ -232,30 +283,17 @@ export class TwoStageStepper {
           host.set(name, new Float32Array(model.spec(name).shape.reduce((a, b) => a * b, 1)));
       }
     }
-    const read = (s: tf.Scalar | null): number | null => {
-      if (s === null) return null;
-      const x = s.dataSync()[0] ?? Number.NaN;
-      s.dispose();
-      return x;
-    };
-    const loss = value.dataSync()[0] ?? Number.NaN;
-    value.dispose();
     const report: StepReport = {
+      ...values,
       stage,
-      batchIndex: i,
-      loss,
-      yLoss: read(scalars.y),
-      lld: read(scalars.lld) ?? Number.NaN,
-      nce: read(scalars.nce) ?? Number.NaN,
-      H: read(scalars.H),
-      entropySkipped,
+      batchIndex: this.batchIndex,
       gradNorm: globalNorm(host.values()),
       skippedNonFinite: false,
       stepped: false,
     };
     this.batchIndex++;
     this.globalStep++;
-    if (!Number.isFinite(report.gradNorm) || !Number.isFinite(loss)) {
+    if (!Number.isFinite(report.gradNorm) || !Number.isFinite(report.loss)) {
       report.skippedNonFinite = true;
       return report;
     }
