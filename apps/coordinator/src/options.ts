@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULT_LEASE_MS, DEFAULT_PORT } from '@mmim/protocol';
+import { z } from 'zod';
+
+export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PORT}] --token-file FILE
+                   [--lease-ms ${DEFAULT_LEASE_MS}] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
+The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv).`;
+
+const Flags = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+    'token-file': z.string().min(1).optional(),
+    'lease-ms': z.coerce.number().int().min(100).default(DEFAULT_LEASE_MS),
+    'tls-cert': z.string().optional(),
+    'tls-key': z.string().optional(),
+    'tls-ca': z.string().optional(),
+  })
+  .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
+    message: '--tls-cert and --tls-key go together',
+  })
+  .refine((f) => f['tls-ca'] === undefined || f['tls-cert'] !== undefined, {
+    message: '--tls-ca (mutual TLS) needs --tls-cert and --tls-key',
+  });
+
+export interface CoordinatorConfig {
+  host: string;
+  port: number;
+  joinToken: string;
+  leaseMs: number;
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+}
+
+/** Reads a token file, dropping the trailing newline editors and `echo` add. */
+export function readToken(file: string): string {
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** Parses argv and the environment; throws with a readable message on bad input. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'token-file': { type: 'string' },
+      'lease-ms': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+    },
+  });
+  const parsed = Flags.safeParse(values);
+  if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
+  const f = parsed.data;
+  const tokenFile = f['token-file'];
+  const joinToken = tokenFile ? readToken(tokenFile) : (env['MMIM_JOIN_TOKEN'] ?? '').trim();
+  if (joinToken === '') {
+    throw new Error('no join token: pass --token-file FILE or set MMIM_JOIN_TOKEN');
+  }
+  const config: CoordinatorConfig = {
+    host: f.host,
+    port: f.port,
+    joinToken,
+    leaseMs: f['lease-ms'],
+  };
+  if (f['tls-cert'] && f['tls-key']) {
+    config.tls = { certFile: f['tls-cert'], keyFile: f['tls-key'] };
+    if (f['tls-ca']) config.tls.caFile = f['tls-ca'];
+  }
+  return config;
+}

@@ -1,0 +1,46 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { backoffDelay } from './backoff.js';
+import { parseConfig } from './options.js';
+
+describe('worker options', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-worker-')), 'token');
+  fs.writeFileSync(file, 'from-file\n');
+
+  it('reads the token from --token-file, else from MMIM_JOIN_TOKEN', () => {
+    const a = parseConfig(['--coordinator', '127.0.0.1:1', '--token-file', file], {
+      MMIM_JOIN_TOKEN: 'env',
+    });
+    assert.equal(a.joinToken, 'from-file');
+    const b = parseConfig(['--coordinator', '[::1]:50051', '--name', 'n'], {
+      MMIM_JOIN_TOKEN: 'env',
+    });
+    assert.equal(b.joinToken, 'env');
+    assert.equal(b.workerName, 'n');
+  });
+
+  it('never takes the token from argv, and needs one', () => {
+    assert.throws(() => parseConfig(['--token', 'x'], {}), /Unknown option '--token'/);
+    assert.throws(() => parseConfig(['--coordinator', '127.0.0.1:1'], {}), /no join token/);
+  });
+
+  it('rejects an address without a port', () => {
+    assert.throws(
+      () => parseConfig(['--coordinator', 'localhost'], { MMIM_JOIN_TOKEN: 't' }),
+      /HOST:PORT/,
+    );
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially to the cap, jittered between half and all of the step', () => {
+    const opts = { initialMs: 100, maxMs: 1000 };
+    assert.equal(backoffDelay(0, { ...opts, random: () => 1 }), 100);
+    assert.equal(backoffDelay(0, { ...opts, random: () => 0 }), 50);
+    assert.equal(backoffDelay(3, { ...opts, random: () => 1 }), 800);
+    assert.equal(backoffDelay(50, { ...opts, random: () => 1 }), 1000);
+  });
+});

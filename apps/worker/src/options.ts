@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_PORT } from '@mmim/protocol';
+import { z } from 'zod';
+
+export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
+              [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
+The join token comes from --token-file or MMIM_JOIN_TOKEN; it is never accepted on the
+command line, where other users could read it in the process list.`;
+
+const Flags = z
+  .object({
+    coordinator: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d+$/, 'expected HOST:PORT')
+      .default(`127.0.0.1:${DEFAULT_PORT}`),
+    'token-file': z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    'tls-ca': z.string().optional(),
+    'tls-cert': z.string().optional(),
+    'tls-key': z.string().optional(),
+  })
+  .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
+    message: '--tls-cert and --tls-key go together',
+  })
+  .refine((f) => f['tls-cert'] === undefined || f['tls-ca'] !== undefined, {
+    message: 'a client certificate (mutual TLS) needs --tls-ca to verify the coordinator',
+  });
+
+export interface WorkerConfig {
+  coordinator: string;
+  joinToken: string;
+  workerName: string;
+  credentials: grpc.ChannelCredentials;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      coordinator: { type: 'string' },
+      'token-file': { type: 'string' },
+      name: { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
+  });
+  const parsed = Flags.safeParse(values);
+  if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
+  const f = parsed.data;
+  const tokenFile = f['token-file'];
+  const joinToken = tokenFile
+    ? fs.readFileSync(tokenFile, 'utf8').trim()
+    : (env['MMIM_JOIN_TOKEN'] ?? '').trim();
+  if (joinToken === '')
+    throw new Error('no join token: pass --token-file FILE or set MMIM_JOIN_TOKEN');
+  const credentials = f['tls-ca']
+    ? grpc.credentials.createSsl(
+        fs.readFileSync(f['tls-ca']),
+        f['tls-key'] ? fs.readFileSync(f['tls-key']) : null,
+        f['tls-cert'] ? fs.readFileSync(f['tls-cert']) : null,
+      )
+    : grpc.credentials.createInsecure();
+  return {
+    coordinator: f.coordinator,
+    joinToken,
+    workerName: f.name ?? `${os.hostname()}-${process.pid}`,
+    credentials,
+  };
+}
