@@ -157,7 +157,7 @@ describe('initBackend (real packages)', () => {
     assert.equal(tf.getBackend(), 'cpu');
     const ready = lines().filter((l) => l['msg'] === 'TF.js backend ready');
     assert.equal(ready.length, 1);
-    assert.equal(ready[0]!['name'], 'cpu');
+    assert.equal(ready[0]!['backend'], 'cpu');
   });
 
   it('switches when asked for another backend', async () => {

@@ -249,7 +249,17 @@ export function initBackend(options: InitBackendOptions = {}): Promise<BackendIn
     }
     const logger = options.logger ?? createLogger('runtime');
     const info = await selectBackend(choice, DEFAULT_CANDIDATES, logger);
-    logger.info({ ...info, choice }, 'TF.js backend ready');
+    // 'backend', not 'name': pino's own 'name' key is the logger's.
+    logger.info(
+      {
+        backend: info.name,
+        package: info.package,
+        device: info.device,
+        threads: info.threads,
+        choice,
+      },
+      'TF.js backend ready',
+    );
     current = { choice, info };
     return info;
   };
