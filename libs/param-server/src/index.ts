@@ -46,3 +46,4 @@ export {
   type RedisServerHandle,
   type RedisServerOptions,
 } from './testing/redis-server.js';
+export { RedisCollectives, type CollectivesOptions } from './collectives.js';

@@ -73,6 +73,14 @@ export class TrialKeys {
     return `${this.base}step-done:${step}`;
   }
   /** SCAN pattern matching every key of the trial (glob-escaped braces). */
+  /** Bytes with PX: rank `rank`'s payload for collective `tag` at `step` (chunk for reductions). */
+  collective(tag: string, step: number, rank: number, chunk = 0): string {
+    return `${this.base}coll:${tag}:${step}:${rank}:${chunk}`;
+  }
+  /** List with PX: one token per peer that has published its part of collective `tag` at `step`. */
+  collectiveNotify(tag: string, step: number, rank: number): string {
+    return `${this.base}coll:${tag}:${step}:notify:${rank}`;
+  }
   pattern(): string {
     return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
   }
