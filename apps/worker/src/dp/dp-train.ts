@@ -1,0 +1,143 @@
+/**
+ * One rank of a data-parallel MMIM run over Redis (the process each worker will run per trial;
+ * for now driven directly by tests and benches):
+ *   node --import tsx apps/worker/src/dp/dp-train.ts --redis-port P --trial T --rank R --world K --out F
+ * Trains the demo setup below (a tiny MMIM, fixed random batches) for stage 0 and stage 1 passes
+ * with the exact data-parallel step, then writes the parameters to F (safetensors).
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { initBackend } from '@mmim/runtime';
+import {
+  MmimModel,
+  TwoStageStepper,
+  dataParallelStep,
+  randomBatch,
+  resolveMmimConfig,
+  saveMmimWeights,
+  sliceBatch,
+  type MmimBatch,
+  type OptimizationConfig,
+  type RankShare,
+} from '@mmim/model';
+import { RedisCollectives } from '@mmim/param-server';
+import { RedisRankGroup } from './redis-rank-group.js';
+
+export const DEMO_CONFIG = resolveMmimConfig({
+  bert: {
+    vocab_size: 2000,
+    hidden_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 64,
+    max_position_embeddings: 64,
+  },
+  d_vin: 6,
+  d_ain: 5,
+  d_vh: 8,
+  d_ah: 8,
+  d_vout: 16,
+  d_aout: 16,
+  d_prjh: 24,
+});
+export const DEMO_OPTIMIZATION: OptimizationConfig = {
+  lr_main: 1e-3,
+  lr_bert: 5e-5,
+  lr_mmilb: 1e-3,
+  weight_decay_main: 1e-4,
+  weight_decay_bert: 1e-4,
+  weight_decay_club: 1e-4,
+  clip: 1,
+  alpha: 0.1,
+  beta: 0.1,
+  contrast: true,
+  seed: 1111,
+  zeroGradToNone: false,
+};
+export const DEMO_BATCH = 16;
+export const DEMO_STAGES: readonly (0 | 1)[] = [0, 1, 0, 1];
+export function demoBatches(): MmimBatch[] {
+  return [0, 1, 2].map((i) =>
+    randomBatch(
+      DEMO_CONFIG,
+      {
+        size: DEMO_BATCH,
+        textLength: 12,
+        visualSteps: 9,
+        acousticSteps: 7,
+        firstSampleIndex: i * DEMO_BATCH,
+      },
+      200 + i,
+    ),
+  );
+}
+
+/** Rank r's contiguous rows (the first B mod K ranks take one extra). */
+export function rankShare(batch: MmimBatch, rank: number, world: number): RankShare {
+  const base = Math.floor(batch.size / world);
+  const extra = batch.size % world;
+  const from = rank * base + Math.min(rank, extra);
+  const n = base + (rank < extra ? 1 : 0);
+  return {
+    batch: sliceBatch(batch, from, from + n, DEMO_CONFIG.d_vin, DEMO_CONFIG.d_ain),
+    offset: from,
+    globalSize: batch.size,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'redis-port': { type: 'string' },
+      trial: { type: 'string', default: 'dp-demo' },
+      rank: { type: 'string' },
+      world: { type: 'string' },
+      out: { type: 'string' },
+      'init-seed': { type: 'string', default: '5' },
+    },
+  });
+  const port = Number(values['redis-port']);
+  const rank = Number(values.rank);
+  const world = Number(values.world);
+  if (
+    !values.out ||
+    !Number.isInteger(port) ||
+    !Number.isInteger(rank) ||
+    !Number.isInteger(world)
+  ) {
+    throw new Error('usage: dp-train --redis-port P --rank R --world K --out FILE [--trial T]');
+  }
+  await initBackend({ backend: 'wasm' });
+  const client = new Redis({ host: '127.0.0.1', port });
+  const blocking = new Redis({ host: '127.0.0.1', port });
+  const group = new RedisRankGroup(
+    new RedisCollectives(client, blocking, values.trial ?? 'dp-demo', rank, world, {
+      timeoutMs: 60_000,
+    }),
+  );
+  const model = MmimModel.initialize(DEMO_CONFIG, Number(values['init-seed']));
+  const stepper = new TwoStageStepper(model, DEMO_OPTIMIZATION);
+  const batches = demoBatches();
+  for (const stage of DEMO_STAGES) {
+    stepper.beginStage(stage);
+    for (const batch of batches) {
+      const r = await dataParallelStep(stepper, rankShare(batch, rank, world), group);
+      process.stdout.write(
+        `${JSON.stringify({ rank, stage, loss: r.loss, gradNorm: r.gradNorm })}\n`,
+      );
+    }
+  }
+  await saveMmimWeights(values.out, model, { rank: String(rank), world: String(world) });
+  model.dispose();
+  await Promise.all([client.quit(), blocking.quit()]);
+}
+
+if (
+  process.argv[1] !== undefined &&
+  import.meta.url.endsWith(process.argv[1].split('/').slice(-2).join('/'))
+) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`dp-train: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
