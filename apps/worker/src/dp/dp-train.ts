@@ -12,6 +12,7 @@ import {
   MmimModel,
   TwoStageStepper,
   dataParallelStep,
+  TINY_BERT,
   randomBatch,
   resolveMmimConfig,
   saveMmimWeights,
@@ -94,18 +95,24 @@ async function main(): Promise<void> {
       world: { type: 'string' },
       out: { type: 'string' },
       'init-seed': { type: 'string', default: '5' },
+      // 'demo' (the test setup) or 'mosi' (tiny BERT, MOSI shapes, batch 32: the scaling bench).
+      setup: { type: 'string', default: 'demo' },
+      // Stage-1 steps to time with --setup mosi.
+      steps: { type: 'string', default: '4' },
     },
   });
   const port = Number(values['redis-port']);
   const rank = Number(values.rank);
   const world = Number(values.world);
   if (
-    !values.out ||
+    (!values.out && values.setup !== 'mosi') ||
     !Number.isInteger(port) ||
     !Number.isInteger(rank) ||
     !Number.isInteger(world)
   ) {
-    throw new Error('usage: dp-train --redis-port P --rank R --world K --out FILE [--trial T]');
+    throw new Error(
+      'usage: dp-train --redis-port P --rank R --world K (--out FILE | --setup mosi) [--trial T]',
+    );
   }
   await initBackend({ backend: 'wasm' });
   const client = new Redis({ host: '127.0.0.1', port });
@@ -115,7 +122,58 @@ async function main(): Promise<void> {
       timeoutMs: 60_000,
     }),
   );
-  const model = MmimModel.initialize(DEMO_CONFIG, Number(values['init-seed']));
+  if (values.setup === 'mosi') await benchRank(group, rank, world, Number(values.steps));
+  else await demoRun(group, rank, world, values.out ?? '', Number(values['init-seed']));
+  await Promise.all([client.quit(), blocking.quit()]);
+}
+
+/** Time stage-1 steps on MOSI-shaped batches; prints one JSON line per timed step. */
+async function benchRank(
+  group: RedisRankGroup,
+  rank: number,
+  world: number,
+  steps: number,
+): Promise<void> {
+  const config = resolveMmimConfig({
+    bert: { ...TINY_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+    d_vin: 20,
+    d_ain: 5,
+  });
+  const stepper = new TwoStageStepper(MmimModel.initialize(config, 1), DEMO_OPTIMIZATION);
+  const shape = { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 };
+  stepper.beginStage(1);
+  for (let i = 0; i <= steps; i++) {
+    const batch = randomBatch(config, { ...shape, firstSampleIndex: i * 32 }, 300 + i);
+    const base = Math.floor(32 / world);
+    const from = rank * base + Math.min(rank, 32 % world);
+    const n = base + (rank < 32 % world ? 1 : 0);
+    const share = {
+      batch: sliceBatch(batch, from, from + n, config.d_vin, config.d_ain),
+      offset: from,
+      globalSize: 32,
+    };
+    const bytesBefore = group.bytesMoved;
+    const t0 = performance.now();
+    await dataParallelStep(stepper, share, group);
+    // Step 0 warms up kernels and fills the entropy memory: not timed.
+    if (i > 0) {
+      const ms = performance.now() - t0;
+      process.stdout.write(
+        `${JSON.stringify({ rank, step: i, ms, bytes: group.bytesMoved - bytesBefore })}\n`,
+      );
+    }
+  }
+  stepper.model.dispose();
+}
+
+async function demoRun(
+  group: RedisRankGroup,
+  rank: number,
+  world: number,
+  out: string,
+  seed: number,
+): Promise<void> {
+  const model = MmimModel.initialize(DEMO_CONFIG, seed);
   const stepper = new TwoStageStepper(model, DEMO_OPTIMIZATION);
   const batches = demoBatches();
   for (const stage of DEMO_STAGES) {
@@ -127,9 +185,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  await saveMmimWeights(values.out, model, { rank: String(rank), world: String(world) });
+  await saveMmimWeights(out, model, { rank: String(rank), world: String(world) });
   model.dispose();
-  await Promise.all([client.quit(), blocking.quit()]);
 }
 
 if (

@@ -76,11 +76,14 @@ export function decodeCoupling(bytes: Buffer, source: string): CouplingRows {
 
 export class RedisRankGroup implements RankGroup {
   private step = 0;
+  /** Bytes this rank wrote to and read from Redis so far (for benchmarks). */
+  bytesMoved = 0;
 
   constructor(private readonly collectives: RedisCollectives) {}
 
   async allGather(rows: CouplingRows): Promise<CouplingRows> {
     const parts = await this.collectives.allGather('rows', this.step, encodeCoupling(rows));
+    this.bytesMoved += parts.reduce((n, p) => n + p.length, 0);
     return gatherCoupling(parts.map((b, r) => decodeCoupling(b, `coupling rows of rank ${r}`)));
   }
 
@@ -100,7 +103,10 @@ export class RedisRankGroup implements RankGroup {
       }
     });
     const plan = makeChunkPlan(names.map((name) => ({ name, size: grads.get(name)?.length ?? 0 })));
-    const summed = await this.collectives.allReduceSum('grads', step, scatterToChunks(plan, grads));
+    const chunks = scatterToChunks(plan, grads);
+    const summed = await this.collectives.allReduceSum('grads', step, chunks);
+    // Written once, read back from each peer.
+    this.bytesMoved += chunks.reduce((n, c) => n + c.byteLength, 0) * this.collectives.worldSize;
     return gatherFromChunks(plan, summed);
   }
 }
