@@ -117,11 +117,18 @@ async function main(): Promise<void> {
   await initBackend({ backend: 'wasm' });
   const client = new Redis({ host: '127.0.0.1', port });
   const blocking = new Redis({ host: '127.0.0.1', port });
-  const group = new RedisRankGroup(
-    new RedisCollectives(client, blocking, values.trial ?? 'dp-demo', rank, world, {
+  const collectives = new RedisCollectives(
+    client,
+    blocking,
+    values.trial ?? 'dp-demo',
+    rank,
+    world,
+    {
       timeoutMs: 60_000,
-    }),
+    },
   );
+  const width = values.setup === 'mosi' ? TINY_BERT.hidden_size : DEMO_CONFIG.bert.hidden_size;
+  const group = new RedisRankGroup(collectives, width);
   if (values.setup === 'mosi') await benchRank(group, rank, world, Number(values.steps));
   else await demoRun(group, rank, world, values.out ?? '', Number(values['init-seed']));
   await Promise.all([client.quit(), blocking.quit()]);

@@ -79,7 +79,14 @@ export class RedisRankGroup implements RankGroup {
   /** Bytes this rank wrote to and read from Redis so far (for benchmarks). */
   bytesMoved = 0;
 
-  constructor(private readonly collectives: RedisCollectives) {}
+  /**
+   * @param embeddingWidth BERT's hidden size: the word-embedding gradient is sent row-sparse
+   *   (only the rows of tokens in the rank's samples are non-zero).
+   */
+  constructor(
+    private readonly collectives: RedisCollectives,
+    private readonly embeddingWidth: number,
+  ) {}
 
   async allGather(rows: CouplingRows): Promise<CouplingRows> {
     const parts = await this.collectives.allGather('rows', this.step, encodeCoupling(rows));
@@ -102,11 +109,72 @@ export class RedisRankGroup implements RankGroup {
         );
       }
     });
-    const plan = makeChunkPlan(names.map((name) => ({ name, size: grads.get(name)?.length ?? 0 })));
+    // Row-sparse tables (the word embeddings) travel as their non-zero rows only.
+    const sparse = names.filter((n) => this.rowWidth(n) !== null);
+    const dense = names.filter((n) => this.rowWidth(n) === null);
+    const out = new Map<ParamName, Float32Array>();
+    for (const name of sparse) {
+      const g = grads.get(name) ?? new Float32Array(0);
+      const width = this.rowWidth(name) ?? 1;
+      const parts = await this.collectives.allGather(`rows:${name}`, step, encodeRows(g, width));
+      this.bytesMoved += parts.reduce((n, p) => n + p.length, 0);
+      out.set(name, sumRows(parts, g.length, width));
+    }
+    const plan = makeChunkPlan(dense.map((name) => ({ name, size: grads.get(name)?.length ?? 0 })));
     const chunks = scatterToChunks(plan, grads);
     const summed = await this.collectives.allReduceSum('grads', step, chunks);
     // Written once, read back from each peer.
     this.bytesMoved += chunks.reduce((n, c) => n + c.byteLength, 0) * this.collectives.worldSize;
-    return gatherFromChunks(plan, summed);
+    for (const [k, v] of gatherFromChunks(plan, summed)) out.set(k, v);
+    return out;
   }
+
+  /** Row width of a parameter sent row-sparse, or null for dense ones. */
+  private rowWidth(name: ParamName): number | null {
+    return name === WORD_EMBEDDINGS ? this.embeddingWidth : null;
+  }
+}
+
+const WORD_EMBEDDINGS = 'text_enc.bertmodel.embeddings.word_embeddings.weight';
+
+/** [row count u32][row indices u32...][row values f32...] of the rows with any non-zero. */
+export function encodeRows(g: Float32Array, width: number): Buffer {
+  const rows: number[] = [];
+  for (let r = 0; r * width < g.length; r++) {
+    for (let k = 0; k < width; k++) {
+      if (g[r * width + k] !== 0) {
+        rows.push(r);
+        break;
+      }
+    }
+  }
+  const buf = Buffer.alloc(4 + 4 * rows.length + 4 * width * rows.length);
+  buf.writeUInt32LE(rows.length, 0);
+  rows.forEach((r, i) => buf.writeUInt32LE(r, 4 + 4 * i));
+  const values = new Float32Array(
+    buf.buffer,
+    buf.byteOffset + 4 + 4 * rows.length,
+    width * rows.length,
+  );
+  rows.forEach((r, i) => values.set(g.subarray(r * width, (r + 1) * width), i * width));
+  return buf;
+}
+
+/**
+ * Dense sum of row-sparse parts, in rank order. Adding a missing row's zeros changes nothing, so
+ * this equals the dense rank-ordered sum bit for bit.
+ */
+export function sumRows(parts: readonly Buffer[], size: number, width: number): Float32Array {
+  const out = new Float32Array(size);
+  for (const p of parts) {
+    const copy = Buffer.from(p); // aligned copy for the Float32Array view
+    const n = copy.readUInt32LE(0);
+    const values = new Float32Array(copy.buffer, copy.byteOffset + 4 + 4 * n, width * n);
+    for (let i = 0; i < n; i++) {
+      const row = copy.readUInt32LE(4 + 4 * i);
+      for (let k = 0; k < width; k++)
+        out[row * width + k] = out[row * width + k]! + values[i * width + k]!;
+    }
+  }
+  return out;
 }
