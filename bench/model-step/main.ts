@@ -22,6 +22,7 @@ import {
   BERT_BASE,
   MmimModel,
   TINY_BERT,
+  REFERENCE_OPTIMIZATION,
   TwoStageStepper,
   randomBatch,
   resolveMmimConfig,
@@ -95,18 +96,8 @@ async function runChild(name: string): Promise<void> {
   const config = modelConfig(c);
   const model = MmimModel.initialize(config, 1);
   const stepper = new TwoStageStepper(model, {
-    lr_main: 1e-3,
-    lr_bert: 5e-5,
-    lr_mmilb: 1e-3,
-    weight_decay_main: 1e-4,
-    weight_decay_bert: 1e-4,
-    weight_decay_club: 1e-4,
-    clip: 1,
-    alpha: 0.1,
-    beta: 0.1,
-    contrast: true,
+    ...REFERENCE_OPTIMIZATION,
     seed: 1,
-    zeroGradToNone: false,
     textMicroBatch: c.micro,
   });
   const batches = [0, 1].map((i) =>

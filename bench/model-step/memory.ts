@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mmim/runtime';
-import { BERT_BASE, MmimModel, TwoStageStepper, randomBatch, resolveMmimConfig } from '@mmim/model';
+import {
+  BERT_BASE,
+  MmimModel,
+  REFERENCE_OPTIMIZATION,
+  TwoStageStepper,
+  randomBatch,
+  resolveMmimConfig,
+} from '@mmim/model';
 await initBackend({ backend: 'wasm' });
 const top = Number(process.argv[2]);
 const micro = Number(process.argv[3]);
@@ -26,18 +33,8 @@ const mem = (l: string) =>
   );
 mem('model');
 const stepper = new TwoStageStepper(model, {
-  lr_main: 1e-3,
-  lr_bert: 5e-5,
-  lr_mmilb: 1e-3,
-  weight_decay_main: 1e-4,
-  weight_decay_bert: 1e-4,
-  weight_decay_club: 1e-4,
-  clip: 1,
-  alpha: 0.1,
-  beta: 0.1,
-  contrast: true,
+  ...REFERENCE_OPTIMIZATION,
   seed: 1,
-  zeroGradToNone: false,
   textMicroBatch: micro,
 });
 stepper.beginStage(1);

@@ -5,7 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mmim/runtime';
-import { MmimModel, TINY_BERT, TwoStageStepper, randomBatch, resolveMmimConfig } from '@mmim/model';
+import {
+  MmimModel,
+  TINY_BERT,
+  REFERENCE_OPTIMIZATION,
+  TwoStageStepper,
+  randomBatch,
+  resolveMmimConfig,
+} from '@mmim/model';
 
 await initBackend({ backend: 'auto' });
 const config = resolveMmimConfig({
@@ -48,19 +55,6 @@ time('BERT forward+backward', () => {
   value.dispose();
   tf.dispose(grads);
 });
-const stepper = new TwoStageStepper(model, {
-  lr_main: 1e-3,
-  lr_bert: 5e-5,
-  lr_mmilb: 1e-3,
-  weight_decay_main: 1e-4,
-  weight_decay_bert: 1e-4,
-  weight_decay_club: 1e-4,
-  clip: 1,
-  alpha: 0.1,
-  beta: 0.1,
-  contrast: true,
-  seed: 1,
-  zeroGradToNone: false,
-});
+const stepper = new TwoStageStepper(model, { ...REFERENCE_OPTIMIZATION, seed: 1 });
 stepper.beginStage(1);
 time('full stepper step', () => void stepper.step(batch));

@@ -4,6 +4,7 @@
  * from its keys), a .csd file, or a folder of .csd files (each summarised: a .csd dataset
  * needs folds to be split, see readCsdDataset).
  */
+import { roundHalfEven } from '@mmim/model';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readContext, type Tokenize } from './readers/common.js';
@@ -190,12 +191,6 @@ function stats(values: ArrayLike<number>): LengthStats | null {
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
-
-/** numpy's round: halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 function summariseSplit(s: SplitData, withTokens: boolean): SplitSummary {
   const L = s.textLength;

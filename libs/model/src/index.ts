@@ -35,6 +35,7 @@ export {
 } from './params.js';
 export { SeededRandom, dropoutScales, hashString, hashWords } from './rng.js';
 export {
+  REFERENCE_OPTIMIZATION,
   TwoStageStepper,
   type OptimizationConfig,
   type Stage,
@@ -57,6 +58,7 @@ export type { DropoutContext, ParamLookup } from './layers/basic.js';
 export { MOSI_SHAPE, randomBatch, sliceBatch, type RandomBatchShape } from './synthetic.js';
 export {
   MMIM_CONFIG_METADATA_KEY,
+  OPTIMIZER_TENSOR_PREFIX,
   canonicalName,
   inferMmimConfig,
   loadMmimWeights,
@@ -76,3 +78,10 @@ export {
   type ShardOptions,
   type ShardResult,
 } from './sharded.js';
+export {
+  binaryScores,
+  pearson,
+  roundHalfEven,
+  sentimentMetrics,
+  type SentimentMetrics,
+} from './metrics.js';

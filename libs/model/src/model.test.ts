@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mmim/runtime';
 import { resolveMmimConfig, type MmimConfig } from './config.js';
 import { MmimModel } from './model.js';
-import { TwoStageStepper, type OptimizationConfig } from './stepper.js';
+import { REFERENCE_OPTIMIZATION, TwoStageStepper } from './stepper.js';
 import { randomBatch, sliceBatch } from './synthetic.js';
 
 const bert = {
@@ -35,20 +35,7 @@ function config(extra: Partial<Record<string, unknown>> = {}): MmimConfig {
   });
 }
 
-const optimization: OptimizationConfig = {
-  lr_main: 1e-3,
-  lr_bert: 5e-5,
-  lr_mmilb: 1e-3,
-  weight_decay_main: 1e-4,
-  weight_decay_bert: 1e-4,
-  weight_decay_club: 1e-4,
-  clip: 1,
-  alpha: 0.1,
-  beta: 0.1,
-  contrast: true,
-  seed: 1111,
-  zeroGradToNone: false,
-};
+const optimization = REFERENCE_OPTIMIZATION;
 
 const shape = { size: 16, textLength: 12, visualSteps: 9, acousticSteps: 7 };
 

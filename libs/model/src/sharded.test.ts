@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { initBackend } from '@mmim/runtime';
 import { resolveMmimConfig } from './config.js';
 import { MmimModel } from './model.js';
-import { TwoStageStepper, type OptimizationConfig } from './stepper.js';
+import { REFERENCE_OPTIMIZATION, TwoStageStepper } from './stepper.js';
 import { randomBatch, sliceBatch } from './synthetic.js';
 import {
   dataParallelStep,
@@ -38,20 +38,7 @@ const config = resolveMmimConfig({
   d_aout: 16,
   d_prjh: 24,
 });
-const optimization: OptimizationConfig = {
-  lr_main: 1e-3,
-  lr_bert: 5e-5,
-  lr_mmilb: 1e-3,
-  weight_decay_main: 1e-4,
-  weight_decay_bert: 1e-4,
-  weight_decay_club: 1e-4,
-  clip: 1,
-  alpha: 0.1,
-  beta: 0.1,
-  contrast: true,
-  seed: 1111,
-  zeroGradToNone: false,
-};
+const optimization = REFERENCE_OPTIMIZATION;
 const B = 16;
 const batches = [0, 1, 2, 3].map((i) =>
   randomBatch(

@@ -54,7 +54,9 @@ export function couplingRows(
   withProjections: boolean,
 ): CouplingRows {
   const b = share.batch;
-  return tf.tidy(() => {
+  let rows: CouplingRows | null = null;
+  // The tidy returns nothing: returned typed arrays would be walked element by element.
+  tf.tidy(() => {
     const prefix = model.textPrefix(b, drop);
     const t = model.forward(b, { dropout: drop, withProjections, textPrefix: prefix });
     const read = (x: tf.Tensor): Float32Array => Float32Array.from(x.dataSync() as Float32Array);
@@ -71,7 +73,7 @@ export function couplingRows(
     const preds = t.preds.dataSync();
     let l1Sum = 0;
     b.labels.forEach((y, i) => (l1Sum += Math.abs((preds[i] ?? 0) - y)));
-    return {
+    rows = {
       rows: b.size,
       cpc,
       z,
@@ -80,6 +82,8 @@ export function couplingRows(
       lldSum: (t.lld.dataSync()[0] ?? NaN) * b.size,
     };
   });
+  if (rows === null) throw new Error('couplingRows: forward produced nothing');
+  return rows;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

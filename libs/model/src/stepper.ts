@@ -57,6 +57,22 @@ export interface OptimizationConfig {
   updateBatch?: number;
 }
 
+/** The authors' public defaults (MMIM.md, "Defaults"), seed 1111, PyTorch 1.x zero_grad. */
+export const REFERENCE_OPTIMIZATION: Readonly<OptimizationConfig> = {
+  lr_main: 1e-3,
+  lr_bert: 5e-5,
+  lr_mmilb: 1e-3,
+  weight_decay_main: 1e-4,
+  weight_decay_bert: 1e-4,
+  weight_decay_club: 1e-4,
+  clip: 1,
+  alpha: 0.1,
+  beta: 0.1,
+  contrast: true,
+  seed: 1111,
+  zeroGradToNone: false,
+};
+
 export type Stage = 0 | 1;
 
 export interface StepReport {
@@ -121,12 +137,9 @@ export class TwoStageStepper {
 
   /** One optimiser step of the current stage on `batch`. */
   step(batch: MmimBatch): StepReport {
-    const stage = this.stage;
-    const i = this.batchIndex;
+    const { stage, useMemory, hInLoss } = this.stageFlags();
     const { model, opt } = this;
     const drop = { seed: opt.seed, step: this.globalStep, sampleIndex: batch.sampleIndex };
-    const useMemory = stage === 1 && opt.contrast && i >= 1;
-    const hInLoss = stage === 1 && opt.contrast && i > 1;
     const scalars: {
       y: tf.Scalar | null;
       lld: tf.Scalar | null;

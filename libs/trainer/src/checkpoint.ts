@@ -14,6 +14,7 @@ import {
 } from '@mmim/runtime';
 import {
   MMIM_CONFIG_METADATA_KEY,
+  OPTIMIZER_TENSOR_PREFIX,
   resolveMmimConfig,
   type AdamSlot,
   type MmimConfig,
@@ -94,12 +95,12 @@ export async function saveTrainingCheckpoint(
   for (const [group, snap] of Object.entries(ckpt.optimizers)) {
     optimizerMeta[group] = { lrs: snap.lrs, steps: snap.steps };
     for (const [name, mv] of snap.moments) {
-      tensors.set(`optimizer.${group}.${name}.exp_avg`, {
+      tensors.set(`${OPTIMIZER_TENSOR_PREFIX}${group}.${name}.exp_avg`, {
         dtype: 'F32',
         shape: [mv.m.length],
         data: mv.m,
       });
-      tensors.set(`optimizer.${group}.${name}.exp_avg_sq`, {
+      tensors.set(`${OPTIMIZER_TENSOR_PREFIX}${group}.${name}.exp_avg_sq`, {
         dtype: 'F32',
         shape: [mv.v.length],
         data: mv.v,

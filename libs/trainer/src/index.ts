@@ -17,13 +17,14 @@ export {
   type TrainerConfig,
   type TrainerConfigInput,
 } from './config.js';
+// The metrics live with the model (the data lib's estimators score with them too).
 export {
   binaryScores,
   pearson,
   roundHalfEven,
   sentimentMetrics,
   type SentimentMetrics,
-} from './metrics.js';
+} from '@mmim/model';
 export { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
 export {
   loadTrainingCheckpoint,
@@ -34,6 +35,7 @@ export {
 export { modelConfigFor, type FeatureDims } from './model-config.js';
 export {
   Trainer,
+  predictSplit,
   type BatchProvider,
   type EpochRecord,
   type EvalResult,

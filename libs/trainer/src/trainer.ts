@@ -16,6 +16,8 @@ import {
   type BertConfig,
   type MmimBatch,
   type ParamName,
+  sentimentMetrics,
+  type SentimentMetrics,
   type StepReport,
 } from '@mmim/model';
 import type { TrainerConfig } from './config.js';
@@ -27,7 +29,6 @@ import {
   snapshotOptimizer,
   type TrainerState,
 } from './checkpoint.js';
-import { sentimentMetrics, type SentimentMetrics } from './metrics.js';
 import { modelConfigFor } from './model-config.js';
 import { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
 import { TextFeatureCache } from './feature-cache.js';
@@ -80,6 +81,21 @@ export interface TrainResult {
   /** Metrics of the selected epoch (null when no epoch was selected). */
   bestTest: EvalResult | null;
   bestValid: EvalResult | null;
+}
+
+/** A model's predictions for a whole split, in dataset row order (evaluation mode). */
+export function predictSplit(
+  model: MmimModel,
+  batches: BatchProvider,
+  split: SplitName,
+  size: number,
+): Float32Array {
+  const out = new Float32Array(size);
+  for (const indices of batches.batchIndices(split, 0)) {
+    const preds = model.predict(batches.batch(split, indices));
+    indices.forEach((row, k) => (out[row] = preds[k] ?? Number.NaN));
+  }
+  return out;
 }
 
 export class Trainer {
@@ -264,13 +280,7 @@ export class Trainer {
 
   /** Predictions for a whole split in dataset order (evaluation mode: no dropout). */
   predict(split: SplitName): Float32Array {
-    const data = this.opts.data.splits[split];
-    const out = new Float32Array(data.size);
-    for (const indices of this.batches.batchIndices(split, 0)) {
-      const preds = this.model.predict(this.batches.batch(split, indices));
-      indices.forEach((row, k) => (out[row] = preds[k] ?? Number.NaN));
-    }
-    return out;
+    return predictSplit(this.model, this.batches, split, this.opts.data.splits[split].size);
   }
 
   evaluate(split: SplitName): EvalResult {

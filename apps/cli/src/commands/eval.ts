@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import { initBackend } from '@mmim/runtime';
 import { loadDataset, type SplitName } from '@mmim/data';
-import { MmimModel, readBertConfig } from '@mmim/model';
-import { DatasetBatches, sentimentMetrics } from '@mmim/trainer';
+import { MmimModel, loadMmimWeights, readBertConfig } from '@mmim/model';
+import { DatasetBatches, predictSplit, sentimentMetrics } from '@mmim/trainer';
 import { createReporter } from '../output/reporter.js';
 import { metricsTable } from '../output/metrics-table.js';
-import { loadCheckpointWeights } from './shared.js';
 import { UsageError } from './train-data.js';
 
 export interface EvalOptions {
@@ -31,7 +30,7 @@ export async function runEval(o: EvalOptions): Promise<void> {
   const reporter = createReporter({ json: o.json });
   await initBackend({ backend: o.backend ?? 'auto' });
   const bertHints = o.bertConfig === undefined ? {} : readBertConfig(o.bertConfig);
-  const weights = await loadCheckpointWeights(o.checkpoint, bertHints);
+  const weights = await loadMmimWeights(o.checkpoint, bertHints);
   const config = { ...weights.config, bert: { ...weights.config.bert, ...bertHints } };
   const model = new MmimModel(config, weights.state);
   const data = await loadDataset(o.data);
@@ -42,11 +41,7 @@ export async function runEval(o: EvalOptions): Promise<void> {
     );
   }
   const batches = new DatasetBatches(data, { batchSize: o.batchSize, seed: 0, shuffle: false });
-  const preds = new Float32Array(d.size);
-  for (const indices of batches.batchIndices(split, 0)) {
-    const p = model.predict(batches.batch(split, indices));
-    indices.forEach((row, k) => (preds[row] = p[k] ?? Number.NaN));
-  }
+  const preds = predictSplit(model, batches, split, d.size);
   model.dispose();
   const m = sentimentMetrics(preds, d.labels);
   if (o.output !== undefined) fs.writeFileSync(o.output, `${JSON.stringify(Array.from(preds))}\n`);

@@ -10,6 +10,7 @@ import { initBackend } from '@mmim/runtime';
 import {
   MmimModel,
   TINY_BERT,
+  REFERENCE_OPTIMIZATION,
   TwoStageStepper,
   randomBatch,
   resolveMmimConfig,
@@ -41,20 +42,7 @@ export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
     opts.seed * 1000 + 999,
   );
   const model = MmimModel.initialize(config, opts.seed);
-  const stepper = new TwoStageStepper(model, {
-    lr_main: 1e-3,
-    lr_bert: 5e-5,
-    lr_mmilb: 1e-3,
-    weight_decay_main: 1e-4,
-    weight_decay_bert: 1e-4,
-    weight_decay_club: 1e-4,
-    clip: 1,
-    alpha: 0.1,
-    beta: 0.1,
-    contrast: true,
-    seed: opts.seed,
-    zeroGradToNone: false,
-  });
+  const stepper = new TwoStageStepper(model, { ...REFERENCE_OPTIMIZATION, seed: opts.seed });
   const say = (line: string): void => {
     if (!opts.json) process.stdout.write(`${line}\n`);
   };

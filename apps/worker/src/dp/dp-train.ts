@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { initBackend } from '@mmim/runtime';
 import {
   MmimModel,
+  REFERENCE_OPTIMIZATION,
   TwoStageStepper,
   dataParallelStep,
   TINY_BERT,
@@ -21,6 +22,7 @@ import {
   type OptimizationConfig,
   type RankShare,
 } from '@mmim/model';
+import { rankRange } from '@mmim/data';
 import { RedisCollectives } from '@mmim/param-server';
 import { RedisRankGroup } from './redis-rank-group.js';
 
@@ -41,20 +43,7 @@ export const DEMO_CONFIG = resolveMmimConfig({
   d_aout: 16,
   d_prjh: 24,
 });
-export const DEMO_OPTIMIZATION: OptimizationConfig = {
-  lr_main: 1e-3,
-  lr_bert: 5e-5,
-  lr_mmilb: 1e-3,
-  weight_decay_main: 1e-4,
-  weight_decay_bert: 1e-4,
-  weight_decay_club: 1e-4,
-  clip: 1,
-  alpha: 0.1,
-  beta: 0.1,
-  contrast: true,
-  seed: 1111,
-  zeroGradToNone: false,
-};
+export const DEMO_OPTIMIZATION: Readonly<OptimizationConfig> = REFERENCE_OPTIMIZATION;
 export const DEMO_BATCH = 16;
 export const DEMO_STAGES: readonly (0 | 1)[] = [0, 1, 0, 1];
 export function demoBatches(): MmimBatch[] {
@@ -73,14 +62,16 @@ export function demoBatches(): MmimBatch[] {
   );
 }
 
-/** Rank r's contiguous rows (the first B mod K ranks take one extra). */
-export function rankShare(batch: MmimBatch, rank: number, world: number): RankShare {
-  const base = Math.floor(batch.size / world);
-  const extra = batch.size % world;
-  const from = rank * base + Math.min(rank, extra);
-  const n = base + (rank < extra ? 1 : 0);
+/** Rank r's contiguous rows of a global batch (the data lib's split: `rankRange`). */
+export function rankShare(
+  batch: MmimBatch,
+  rank: number,
+  world: number,
+  dims: { d_vin: number; d_ain: number } = DEMO_CONFIG,
+): RankShare {
+  const [from, to] = rankRange(batch.size, rank, world);
   return {
-    batch: sliceBatch(batch, from, from + n, DEMO_CONFIG.d_vin, DEMO_CONFIG.d_ain),
+    batch: sliceBatch(batch, from, to, dims.d_vin, dims.d_ain),
     offset: from,
     globalSize: batch.size,
   };
@@ -151,14 +142,7 @@ async function benchRank(
   stepper.beginStage(1);
   for (let i = 0; i <= steps; i++) {
     const batch = randomBatch(config, { ...shape, firstSampleIndex: i * 32 }, 300 + i);
-    const base = Math.floor(32 / world);
-    const from = rank * base + Math.min(rank, 32 % world);
-    const n = base + (rank < 32 % world ? 1 : 0);
-    const share = {
-      batch: sliceBatch(batch, from, from + n, config.d_vin, config.d_ain),
-      offset: from,
-      globalSize: 32,
-    };
+    const share = rankShare(batch, rank, world, config);
     const bytesBefore = group.bytesMoved;
     const t0 = performance.now();
     await dataParallelStep(stepper, share, group);

@@ -4,6 +4,7 @@
  * hand-made features, fitted on train and scored on test with the reference's metrics
  * (MMIM.md "Metrics"): MAE, Pearson r, Acc-2 (has0 and non0), Acc-7.
  */
+import { sentimentMetrics } from '@mmim/model';
 import { INTENSIFIERS, INTENSIFIER_FACTOR, NEGATION_FACTOR, NEGATORS, lexicon } from './lexicon.js';
 
 export interface RegressionMetrics {
@@ -16,57 +17,22 @@ export interface RegressionMetrics {
   acc7: number;
 }
 
-/** numpy's round (half to even), which the reference's Acc-7 uses. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
+/** The reference's metrics (MMIM.md "Metrics"), in this table's shape. */
 export function regressionMetrics(
   pred: ArrayLike<number>,
   label: ArrayLike<number>,
 ): RegressionMetrics {
-  const n = pred.length;
-  if (n === 0 || n !== label.length) throw new Error('metrics need equally long, non-empty arrays');
-  let mae = 0;
-  let mp = 0;
-  let my = 0;
-  let has0 = 0;
-  let non0 = 0;
-  let non0n = 0;
-  let acc7 = 0;
-  const clip3 = (x: number): number => Math.min(3, Math.max(-3, x));
-  for (let i = 0; i < n; i++) {
-    const p = pred[i] ?? 0;
-    const y = label[i] ?? 0;
-    mae += Math.abs(p - y);
-    mp += p;
-    my += y;
-    if (p >= 0 === y >= 0) has0++;
-    if (y !== 0) {
-      non0n++;
-      if (p > 0 === y > 0) non0++;
-    }
-    if (roundHalfEven(clip3(p)) === roundHalfEven(clip3(y))) acc7++;
+  if (pred.length === 0 || pred.length !== label.length) {
+    throw new Error('metrics need equally long, non-empty arrays');
   }
-  mp /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dp = (pred[i] ?? 0) - mp;
-    const dy = (label[i] ?? 0) - my;
-    sxy += dp * dy;
-    sxx += dp * dp;
-    syy += dy * dy;
-  }
+  const m = sentimentMetrics(pred, label);
   return {
-    mae: mae / n,
-    corr: sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0,
-    acc2Has0: has0 / n,
-    acc2Non0: non0n > 0 ? non0 / non0n : 0,
-    acc7: acc7 / n,
+    mae: m.mae,
+    // A constant predictor has no correlation; the table shows 0 where numpy gives NaN.
+    corr: Number.isNaN(m.corr) ? 0 : m.corr,
+    acc2Has0: m.acc2_has0,
+    acc2Non0: m.n_non0 > 0 ? m.acc2_non0 : 0,
+    acc7: m.acc7,
   };
 }
 

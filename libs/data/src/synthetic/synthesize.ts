@@ -4,6 +4,7 @@
  * are generated while the pickle is written, so a full-size MOSEI (~3.5 GB of features) needs
  * memory only for one row at a time plus the per-sample summaries the ceilings use.
  */
+import { TINY_BERT } from '@mmim/model';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NdArray } from '../pickle-writer/ndarray.js';
@@ -51,18 +52,8 @@ export function tinyBertConfig(vocabSize: number): Record<string, unknown> {
   return {
     architectures: ['BertModel'],
     model_type: 'bert',
+    ...TINY_BERT,
     vocab_size: vocabSize,
-    hidden_size: 128,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 512,
-    max_position_embeddings: 512,
-    type_vocab_size: 2,
-    layer_norm_eps: 1e-12,
-    hidden_act: 'gelu',
-    hidden_dropout_prob: 0.1,
-    attention_probs_dropout_prob: 0.1,
-    pad_token_id: 0,
     initializer_range: 0.02,
   };
 }

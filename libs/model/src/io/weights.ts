@@ -22,6 +22,9 @@ import { BERT_PREFIX, type ParamName } from '../params.js';
 
 export const MMIM_CONFIG_METADATA_KEY = 'mmim_config';
 
+/** Training checkpoints keep optimiser moments under this prefix; they are not parameters. */
+export const OPTIMIZER_TENSOR_PREFIX = 'optimizer.';
+
 /** Float32 copies of every floating tensor in a file (F16/BF16/F64 converted). */
 export function floatTensors(
   file: SafetensorsFile,
@@ -131,6 +134,7 @@ export async function loadMmimWeights(
   const state = new Map<ParamName, Float32Array>();
   const shapes = new Map<string, number[]>();
   for (const [name, t] of tensors) {
+    if (name.startsWith(OPTIMIZER_TENSOR_PREFIX)) continue;
     const canonical = canonicalName(name);
     state.set(canonical, t.data);
     shapes.set(canonical, t.shape);
