@@ -2,6 +2,7 @@
  * `mmim`: the command line of the MMIM trainer. Each subcommand lives in commands/.
  * Exit codes: 0 ok, 1 failed, 2 bad usage (unknown flag, bad value, invalid config).
  */
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
@@ -9,6 +10,17 @@ import { UsageError, runTrainOnData } from './commands/train-data.js';
 import { runEval } from './commands/eval.js';
 import { runExport } from './commands/export.js';
 import { runInspect, runSynth } from './commands/data.js';
+import { runDistributedTrain, runUp } from './commands/cluster.js';
+import {
+  sweepAction,
+  sweepBest,
+  sweepCreate,
+  sweepList,
+  sweepStatus,
+  type ApiFlags,
+} from './commands/sweep.js';
+import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
+import { ApiError } from './cluster/api-client.js';
 
 type BackendFlag = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -101,9 +113,19 @@ const train = program
   .option('--print-config', 'print the resolved trainer config and exit')
   .option('--batches <n>', '(--synthetic) training batches per epoch', toInt, 4)
   .option('--json', 'one JSON object per line instead of progress bars')
+  .option(
+    '--workers <k>',
+    'train data-parallel on a local cluster of K worker processes (exactly the 1-worker result)',
+    toInt,
+  )
+  .option('--redis <url>', '(--workers) use this Redis instead of starting one')
   .addOption(backendOption());
 for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
 train.action(async (opts: Record<string, unknown>) => {
+  if (opts.workers !== undefined) {
+    await runDistributedTrain(distributedTrainOptions(opts));
+    return;
+  }
   if (opts.synthetic && opts.data === undefined) {
     await runQuickTrain({
       synthetic: true,
@@ -159,6 +181,122 @@ train.action(async (opts: Record<string, unknown>) => {
   });
 });
 
+/** What `train --workers K` sends to the coordinator: the trial spec's data and trainer parts. */
+function distributedTrainOptions(
+  opts: Record<string, unknown>,
+): Parameters<typeof runDistributedTrain>[0] {
+  if (opts.data === undefined && !opts.synthetic) {
+    throw new UsageError('give --data FILE|DIR or --synthetic with --workers');
+  }
+  const trainer: Record<string, unknown> = {};
+  if (typeof opts.preset === 'string') trainer.preset = opts.preset;
+  for (const [flag, key] of KEY_FLAGS) {
+    const prop =
+      flag
+        .slice(2)
+        .split(' ')[0]
+        ?.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()) ?? '';
+    if (opts[prop] !== undefined) trainer[key] = opts[prop];
+  }
+  if (opts.synthetic && trainer.num_epochs === undefined) trainer.num_epochs = 2;
+  return {
+    workers: opts.workers as number,
+    data:
+      typeof opts.data === 'string'
+        ? { kind: 'file', path: path.resolve(opts.data) }
+        : { kind: 'synthetic', dataset: 'mosi' },
+    trainer,
+    seed: (opts.seed as number | undefined) ?? 1111,
+    runDir: opts.out === 'runs/train' ? 'runs/train-cluster' : (opts.out as string),
+    ...(typeof opts.redis === 'string' ? { redis: opts.redis } : {}),
+    ...(typeof opts.backend === 'string' ? { backend: opts.backend } : {}),
+    ...(opts.json ? { json: true } : {}),
+  };
+}
+
+program
+  .command('up')
+  .description(
+    'start a local cluster: Redis (unless --redis), the coordinator with its dashboard, N workers',
+  )
+  .option('--workers <n>', 'worker processes', toInt, 2)
+  .option('--redis <url>', 'use this Redis (default: start redis-server with AOF under --run-dir)')
+  .option('--run-dir <dir>', 'tokens, Redis data and logs', 'runs/cluster')
+  .option('--port <n>', 'coordinator gRPC port (default: a free one)', (v) => Number(v))
+  .option('--http-port <n>', 'dashboard port (default 8080, or a free one)', (v) => Number(v))
+  .option('--sweep <file>', 'start this sweep once the cluster is up and follow it')
+  .option('--exit-when-done', 'with --sweep: stop the cluster when the sweep has finished')
+  .option('--json', 'one JSON object per line')
+  .addOption(backendOption())
+  .action((o: Record<string, unknown>) =>
+    runUp({
+      workers: o.workers as number,
+      runDir: o.runDir as string,
+      ...(typeof o.redis === 'string' ? { redis: o.redis } : {}),
+      ...(typeof o.port === 'number' ? { port: o.port } : {}),
+      ...(typeof o.httpPort === 'number' ? { httpPort: o.httpPort } : {}),
+      ...(typeof o.sweep === 'string' ? { sweep: o.sweep } : {}),
+      ...(o.exitWhenDone ? { exitWhenDone: true } : {}),
+      ...(typeof o.backend === 'string' ? { backend: o.backend } : {}),
+      ...(o.json ? { json: true } : {}),
+    }),
+  );
+
+program
+  .command('coordinator')
+  .description(
+    'run the coordinator (gRPC for workers, dashboard and API over HTTP); --help for flags',
+  )
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument('[args...]')
+  .action((args: string[]) => runCoordinatorCommand(args));
+
+program
+  .command('worker')
+  .description(
+    'run one worker: --coordinator HOST:PORT --token-file F --redis URL; --help for flags',
+  )
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument('[args...]')
+  .action((args: string[]) => runWorkerCommand(args));
+
+const sweep = program
+  .command('sweep')
+  .description('hyperparameter sweeps on a coordinator (a local one from `mmim up` by default)');
+const apiOptions = (c: Command): Command =>
+  c
+    .option('--url <url>', 'coordinator HTTP address (default: MMIM_URL or the local cluster)')
+    .option('--admin-token-file <file>', 'admin token (default: MMIM_ADMIN_TOKEN or the local one)')
+    .option('--run-dir <dir>', 'the local cluster to talk to', 'runs/cluster')
+    .option('--json', 'machine-readable output');
+apiOptions(
+  sweep.command('create').description('start a sweep from a YAML file').argument('<file>'),
+).action((file: string, o: ApiFlags) => sweepCreate(file, o));
+apiOptions(sweep.command('ls').description('list sweeps')).action((o: ApiFlags) => sweepList(o));
+apiOptions(
+  sweep
+    .command('status')
+    .description('a sweep and its trials')
+    .argument('<id>')
+    .option('--watch', 'refresh every 2 s until the sweep ends'),
+).action((id: string, o: ApiFlags & { watch?: boolean }) => sweepStatus(id, o));
+for (const action of ['pause', 'resume', 'cancel'] as const) {
+  apiOptions(
+    sweep.command(action).description(`${action} a sweep (admin token)`).argument('<id>'),
+  ).action((id: string, o: ApiFlags) => sweepAction(action, id, o));
+}
+apiOptions(
+  sweep
+    .command('best')
+    .description('the best config: per-seed metrics, mean ± std, checkpoints')
+    .argument('<id>')
+    .option('--download <dir>', 'save the best checkpoints of its seeds here'),
+).action((id: string, o: ApiFlags & { download?: string }) => sweepBest(id, o));
+
 program
   .command('eval')
   .description('metrics (and predictions) of a checkpoint on one split')
@@ -208,7 +346,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     // Commander already printed the problem; --help and --version exit 0.
     process.exit(err.exitCode === 0 ? 0 : 2);
   }
-  const usage = err instanceof UsageError || err instanceof TrainerConfigError;
+  const usage =
+    err instanceof UsageError ||
+    err instanceof TrainerConfigError ||
+    (err instanceof ApiError && err.status === 400);
   process.stderr.write(`mmim: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(usage ? 2 : 1);
 });

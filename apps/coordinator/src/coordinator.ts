@@ -51,7 +51,10 @@ export class Coordinator {
   readonly #log: Logger;
   #address = '';
 
+  readonly #options: CoordinatorOptions;
+
   private constructor(options: CoordinatorOptions) {
+    this.#options = options;
     this.#log = options.log;
     this.pool = new WorkerPool({ leaseMs: options.leaseMs });
     this.scheduler = new GangScheduler(this.pool, options.log);
@@ -78,18 +81,31 @@ export class Coordinator {
 
   /** Binds, starts the lease timer and reports SERVING. */
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const c = new Coordinator(options);
+    const c = Coordinator.create(options);
+    await c.listen();
+    return c;
+  }
+
+  /**
+   * A coordinator that does not listen yet: whoever builds on its pool, scheduler and registry
+   * (the trial layer) attaches first, so no worker message arrives before it is ready.
+   */
+  static create(options: CoordinatorOptions): Coordinator {
+    return new Coordinator(options);
+  }
+
+  async listen(): Promise<void> {
+    const options = this.#options;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     const port = await new Promise<number>((resolve, reject) => {
-      c.#server.bindAsync(`${host}:${options.port}`, serverCredentials(options.tls), (err, p) =>
+      this.#server.bindAsync(`${host}:${options.port}`, serverCredentials(options.tls), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });
-    c.#address = `${host}:${port}`;
-    c.pool.start();
-    c.health.setStatus('', 'SERVING');
-    c.health.setStatus(WORKER_REGISTRY_SERVICE, 'SERVING');
-    return c;
+    this.#address = `${host}:${port}`;
+    this.pool.start();
+    this.health.setStatus('', 'SERVING');
+    this.health.setStatus(WORKER_REGISTRY_SERVICE, 'SERVING');
   }
 
   /** host:port as bound (the real port when 0 was asked for). */

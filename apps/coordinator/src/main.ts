@@ -1,16 +1,17 @@
 /**
- * The coordinator process: `node --import tsx apps/coordinator/src/main.ts --port 0 --token-file F`.
- * Prints one JSON line on stdout once it listens, `{"event":"listening","address":"127.0.0.1:PORT",
- * "port":PORT}`, so scripts and tests can find it; logs go to stderr as JSON (pino).
+ * The coordinator process: `node --import tsx apps/coordinator/src/main.ts --port 0 --token-file F
+ * [--redis URL] [--http-port 0]`. Prints one JSON line on stdout once it listens:
+ * `{"event":"listening","address":"127.0.0.1:PORT","port":PORT,"http":"http://127.0.0.1:HTTP"}`,
+ * so scripts and tests can find it; logs go to stderr as JSON (pino).
  */
 import { createLogger } from '@mmim/runtime';
 import { RECOMMENDED_TOKEN_LENGTH } from './auth.js';
-import { Coordinator } from './coordinator.js';
-import { parseConfig, USAGE } from './options.js';
+import { parseConfig, USAGE, type CoordinatorConfig } from './options.js';
+import { runCoordinator } from './run.js';
 
 async function main(): Promise<void> {
   const log = createLogger('coordinator');
-  let config;
+  let config: CoordinatorConfig;
   try {
     config = parseConfig(process.argv.slice(2), process.env);
   } catch (err) {
@@ -23,24 +24,7 @@ async function main(): Promise<void> {
       `join token is shorter than ${RECOMMENDED_TOKEN_LENGTH} characters`,
     );
   }
-  const coordinator = await Coordinator.start({ ...config, log });
-  log.info(
-    { address: coordinator.address, leaseMs: config.leaseMs, tls: config.tls !== undefined },
-    'coordinator listening',
-  );
-  process.stdout.write(
-    `${JSON.stringify({ event: 'listening', address: coordinator.address, port: coordinator.port })}\n`,
-  );
-
-  let closing = false;
-  const shutdown = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down');
-    void coordinator.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  await runCoordinator(config, log);
 }
 
 main().catch((err: unknown) => {

@@ -4,8 +4,14 @@ import { DEFAULT_LEASE_MS, DEFAULT_PORT } from '@mmim/protocol';
 import { z } from 'zod';
 
 export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PORT}] --token-file FILE
-                   [--lease-ms ${DEFAULT_LEASE_MS}] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
-The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv).`;
+                   [--redis URL] [--http-host 127.0.0.1] [--http-port 8080] [--admin-token-file FILE]
+                   [--read-token-required] [--lease-ms ${DEFAULT_LEASE_MS}]
+                   [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
+The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv), the
+admin token (dashboard actions, sweep commands) from MMIM_ADMIN_TOKEN, the Redis URL from
+MMIM_REDIS_URL (default redis://127.0.0.1:6379; rediss:// for TLS, user:password@ for ACLs).`;
+
+export const DEFAULT_HTTP_PORT = 8080;
 
 const Flags = z
   .object({
@@ -16,6 +22,12 @@ const Flags = z
     'tls-cert': z.string().optional(),
     'tls-key': z.string().optional(),
     'tls-ca': z.string().optional(),
+    redis: z.string().min(1).optional(),
+    'http-host': z.string().min(1).default('127.0.0.1'),
+    'http-port': z.coerce.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
+    'admin-token-file': z.string().min(1).optional(),
+    'read-token-required': z.boolean().optional(),
+    'lease-lock-ms': z.coerce.number().int().min(1000).default(30_000),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -30,7 +42,17 @@ export interface CoordinatorConfig {
   joinToken: string;
   leaseMs: number;
   tls?: { certFile: string; keyFile: string; caFile?: string };
+  redisUrl: string;
+  httpHost: string;
+  httpPort: number;
+  /** null: no admin token given; dashboard actions and sweep commands are refused. */
+  adminToken: string | null;
+  readTokenRequired: boolean;
+  /** How long a trial's queue lock lives without renewal (a dead coordinator's jobs). */
+  queueLockMs: number;
 }
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Reads a token file, dropping the trailing newline editors and `echo` add. */
 export function readToken(file: string): string {
@@ -50,6 +72,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      redis: { type: 'string' },
+      'http-host': { type: 'string' },
+      'http-port': { type: 'string' },
+      'admin-token-file': { type: 'string' },
+      'read-token-required': { type: 'boolean' },
+      'lease-lock-ms': { type: 'string' },
     },
   });
   const parsed = Flags.safeParse(values);
@@ -60,12 +88,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
   if (joinToken === '') {
     throw new Error('no join token: pass --token-file FILE or set MMIM_JOIN_TOKEN');
   }
+  const adminFile = f['admin-token-file'];
+  const admin = adminFile ? readToken(adminFile) : (env['MMIM_ADMIN_TOKEN'] ?? '').trim();
   const config: CoordinatorConfig = {
     host: f.host,
     port: f.port,
     joinToken,
     leaseMs: f['lease-ms'],
+    redisUrl: f.redis ?? env['MMIM_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    httpHost: f['http-host'],
+    httpPort: f['http-port'],
+    adminToken: admin === '' ? null : admin,
+    readTokenRequired: f['read-token-required'] ?? !LOOPBACK.has(f['http-host']),
+    queueLockMs: f['lease-lock-ms'],
   };
+  if (config.adminToken !== null && config.adminToken === joinToken) {
+    throw new Error('the admin token must differ from the join token');
+  }
   if (f['tls-cert'] && f['tls-key']) {
     config.tls = { certFile: f['tls-cert'], keyFile: f['tls-key'] };
     if (f['tls-ca']) config.tls.caFile = f['tls-ca'];

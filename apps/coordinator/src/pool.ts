@@ -47,6 +47,8 @@ export interface WorkerPoolEvents {
   /** A worker may take work now (connected, unassigned, reporting idle). */
   idle: [WorkerRecord];
   lost: [WorkerRecord];
+  /** Every accepted heartbeat (after the record was updated). */
+  heartbeat: [WorkerRecord, Heartbeat__Output];
 }
 
 export interface WorkerPoolOptions {
@@ -135,6 +137,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const wasIdle = this.isIdle(record);
     record.lastSeen = this.#now();
     record.reported = heartbeat;
+    this.emit('heartbeat', record, heartbeat);
     if (!wasIdle && this.isIdle(record)) this.emit('idle', record);
     return true;
   }

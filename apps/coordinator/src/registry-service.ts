@@ -10,6 +10,8 @@ import {
   loadProtocol,
   type Ack,
   type CoordinatorMessage,
+  type EpochReport__Output,
+  type TrialEnded__Output,
   type MetricPoint__Output,
   type RegisterRequest__Output,
   type RegisterResponse,
@@ -18,10 +20,13 @@ import {
 } from '@mmim/protocol';
 import type { Logger } from '@mmim/runtime';
 import type { JoinTokenAuth } from './auth.js';
-import type { SessionHandle, WorkerPool } from './pool.js';
+import type { SessionHandle, WorkerPool, WorkerRecord } from './pool.js';
 
 export interface RegistryServiceEvents {
   metric: [MetricPoint__Output];
+  /** From an authenticated, attached worker; the trial layer checks it may speak for the trial. */
+  epochReport: [WorkerRecord, EpochReport__Output];
+  trialEnded: [WorkerRecord, TrialEnded__Output];
 }
 
 function grpcError(code: status, details: string): ServerErrorResponse {
@@ -149,6 +154,13 @@ export class WorkerRegistryService extends EventEmitter<RegistryServiceEvents> {
         this.#log.info({ workerId }, 'session opened');
       } else if (message.workerId !== workerId) {
         fail(status.INVALID_ARGUMENT, `this session belongs to worker ${workerId}`);
+        return;
+      }
+      if (message.epochReport || message.trialEnded) {
+        const worker = this.#pool.get(workerId);
+        if (!worker) return;
+        if (message.epochReport) this.emit('epochReport', worker, message.epochReport);
+        if (message.trialEnded) this.emit('trialEnded', worker, message.trialEnded);
         return;
       }
       const hb = message.heartbeat;

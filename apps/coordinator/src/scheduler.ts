@@ -103,6 +103,20 @@ export class GangScheduler extends EventEmitter<GangSchedulerEvents> {
     this.complete(trialId);
   }
 
+  /**
+   * Records a trial that is already running on `workerIds` (rank order), found when workers
+   * reconnect after a coordinator restart. Their assignments must already be set.
+   */
+  adopt(trial: TrialRequest, workerIds: readonly string[]): void {
+    if (this.#running.has(trial.trialId)) return;
+    this.#running.set(trial.trialId, { trial, workerIds: [...workerIds] });
+    this.#log.info({ trialId: trial.trialId, workerIds }, 'running trial adopted');
+  }
+
+  isRunning(trialId: string): boolean {
+    return this.#running.has(trialId);
+  }
+
   /** Places queued trials while the head of the queue fits; returns what it placed. */
   pump(): Placement[] {
     const placed: Placement[] = [];

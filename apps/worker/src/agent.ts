@@ -7,9 +7,13 @@ import {
   JOIN_TOKEN_METADATA_KEY,
   loadProtocol,
   UNARY_DEADLINES_MS,
+  type Ack__Output,
   type AssignTrial__Output,
   type Capabilities,
   type CoordinatorMessage__Output,
+  type EpochReport,
+  type MetricPoint,
+  type TrialEnded,
   type RegisterResponse__Output,
   type Stop__Output,
   type WorkerRegistryClient,
@@ -30,10 +34,21 @@ export interface WorkerActivity {
 
 export interface WorkerAgentEvents {
   registered: [RegisterResponse__Output];
-  /** The next session hooks the trainer here (it runs in a worker_threads Worker). */
+  /**
+   * The trial runner (trial/runner.ts) listens here; it sets the activity the heartbeats
+   * report (the agent cannot: an assignment may be refused while another trial runs).
+   */
   assign: [AssignTrial__Output];
   stop: [Stop__Output];
 }
+
+/** Session messages other than heartbeats: kept until a session carried them (see #outbox). */
+type ReportMessage = { epochReport: EpochReport } | { trialEnded: TrialEnded };
+
+/** Reports written on a session that later broke are sent again; this many at most are kept. */
+const MAX_REPLAY = 1000;
+/** Deadline of one ReportMetrics call (a client stream of one batch). */
+const METRICS_DEADLINE_MS = 10_000;
 
 export interface WorkerAgentOptions {
   /** host:port of the coordinator. */
@@ -67,8 +82,11 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
  * registers again after a jittered exponential backoff.
  *
  * Everything here runs on the main thread's event loop and does no heavy work, so heartbeats
- * keep their rhythm: training will run in a `worker_threads` Worker that reports progress to
- * this agent by message (see `setActivity`), never on this thread.
+ * keep their rhythm: training runs in a `worker_threads` Worker (trial/runner.ts) that reports
+ * progress to this agent by message (see `setActivity`), never on this thread.
+ *
+ * Reports (EpochReport, TrialEnded) ride the Session stream; they are held while no session is
+ * open and sent again after a reconnect when the session that carried them broke.
  */
 export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
   readonly #options: WorkerAgentOptions;
@@ -84,7 +102,15 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
   };
   #stopped = false;
   #call: grpc.ClientDuplexStream<WorkerMessage, CoordinatorMessage__Output> | null = null;
+  #workerId = '';
   #wake: (() => void) | null = null;
+  /** Reports waiting for a session. */
+  #outbox: ReportMessage[] = [];
+  /**
+   * Reports written on the current session: a stream gives no receipt, so if it breaks they are
+   * queued again (at least once; the coordinator drops duplicates).
+   */
+  #written: ReportMessage[] = [];
 
   constructor(options: WorkerAgentOptions) {
     super();
@@ -135,6 +161,64 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     }
   }
 
+  /** The id of the current registration ('' before the first one). */
+  get workerId(): string {
+    return this.#workerId;
+  }
+
+  /** Reports of this worker waiting for the coordinator (sent at the next session). */
+  get pendingReports(): number {
+    return this.#outbox.length;
+  }
+
+  /** One finished epoch (rank 0), over the Session stream; buffered while disconnected. */
+  sendEpochReport(report: EpochReport): void {
+    this.#send({ epochReport: report });
+  }
+
+  /** The end of this worker's part of a trial, over the Session stream; buffered likewise. */
+  sendTrialEnded(ended: TrialEnded): void {
+    this.#send({ trialEnded: ended });
+  }
+
+  /**
+   * Sends one batch of metric points on a ReportMetrics client stream and resolves with the
+   * coordinator's count; rejects when the coordinator is unreachable (the caller keeps the
+   * points and retries). `workerId` is filled in here.
+   */
+  reportMetrics(points: readonly MetricPoint[]): Promise<number> {
+    if (points.length === 0) return Promise.resolve(0);
+    if (this.#workerId === '') return Promise.reject(new Error('not registered yet'));
+    const workerId = this.#workerId;
+    return new Promise<number>((resolve, reject) => {
+      const call = this.#client.ReportMetrics(
+        this.#metadata(),
+        { deadline: deadlineIn(METRICS_DEADLINE_MS) },
+        (err: grpc.ServiceError | null, ack?: Ack__Output) =>
+          err || !ack ? reject(err ?? new Error('empty Ack')) : resolve(Number(ack.received)),
+      );
+      for (const p of points) call.write({ ...p, workerId });
+      call.end();
+    });
+  }
+
+  #send(message: ReportMessage): void {
+    this.#outbox.push(message);
+    this.#flush();
+  }
+
+  /** Writes the outbox on the live session, if any. */
+  #flush(): void {
+    const call = this.#call;
+    if (call === null || this.#workerId === '') return;
+    for (const m of this.#outbox.splice(0)) {
+      call.write({ workerId: this.#workerId, ...m });
+      this.#written.push(m);
+    }
+    if (this.#written.length > MAX_REPLAY)
+      this.#written.splice(0, this.#written.length - MAX_REPLAY);
+  }
+
   /** Ends the session and the retry loop; run() then resolves. */
   stop(): void {
     this.#stopped = true;
@@ -168,6 +252,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     this.#log.info({ workerId, leaseMs, heartbeatMs: intervalMs }, 'registered');
     const call = this.#client.Session(this.#metadata());
     this.#call = call;
+    this.#workerId = workerId;
     const beat = (): void => {
       const a = this.#activity;
       call.write({
@@ -190,6 +275,9 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         settled = true;
         clearInterval(timer);
         this.#call = null;
+        // Whatever this session carried may be lost with it: send it again on the next one.
+        this.#outbox = [...this.#written, ...this.#outbox];
+        this.#written = [];
         if (err && FATAL_CODES.has(err.code)) reject(err);
         else {
           if (!this.#stopped) {
@@ -206,6 +294,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
       // A clean end from the server (it never does that today) is handled like a break.
       call.on('end', () => settle(null));
       beat(); // binds the stream to this worker at once
+      this.#flush(); // reports held while the coordinator was unreachable
     });
   }
 
@@ -218,14 +307,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
           { trialId: a.trialId, rank: a.rank, worldSize: a.worldSize },
           'trial assigned',
         );
-        this.setActivity({
-          state: 'WORKER_STATE_TRAINING',
-          trialId: a.trialId,
-          rank: a.rank,
-          step: 0,
-          stepTimeMs: 0,
-        });
-        this.emit('assign', a);
+        this.emit('assign', a); // the runner sets TRAINING (or refuses it) synchronously
         beat(); // tell the coordinator at once that the assignment arrived
         return;
       }
@@ -233,18 +315,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         const s = message.stop;
         if (!s) return;
         this.#log.info({ trialId: s.trialId, reason: s.reason }, 'trial stop requested');
-        this.emit('stop', s);
-        // Without a trainer there is nothing to wind down; the trainer bridge will report
-        // STOPPING while its thread winds down, then IDLE.
-        if (this.#activity.trialId === s.trialId) {
-          this.setActivity({
-            state: 'WORKER_STATE_IDLE',
-            trialId: '',
-            rank: 0,
-            step: 0,
-            stepTimeMs: 0,
-          });
-        }
+        this.emit('stop', s); // the runner ends the thread and reports IDLE
         beat();
         return;
       }

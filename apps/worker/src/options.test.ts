@@ -27,6 +27,31 @@ describe('worker options', () => {
     assert.throws(() => parseConfig(['--coordinator', '127.0.0.1:1'], {}), /no join token/);
   });
 
+  it('reads --redis, --run-dir and --backend, the first and last also from the environment', () => {
+    const flags = parseConfig(
+      ['--redis', 'redis://10.0.0.1:6380', '--run-dir', '/tmp/r', '--backend', 'cpu'],
+      { MMIM_JOIN_TOKEN: 't', MMIM_REDIS_URL: 'redis://ignored:1', MMIM_BACKEND: 'wasm' },
+    );
+    assert.equal(flags.redisUrl, 'redis://10.0.0.1:6380');
+    assert.equal(flags.runDir, '/tmp/r');
+    assert.equal(flags.backend, 'cpu');
+    const env = parseConfig([], {
+      MMIM_JOIN_TOKEN: 't',
+      MMIM_REDIS_URL: 'redis://127.0.0.1:6379',
+      MMIM_BACKEND: 'wasm',
+    });
+    assert.equal(env.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(env.backend, 'wasm');
+    const none = parseConfig([], { MMIM_JOIN_TOKEN: 't' });
+    assert.equal(none.redisUrl, null);
+    assert.equal(none.backend, 'auto');
+    assert.throws(
+      () => parseConfig(['--redis', '127.0.0.1:6379'], { MMIM_JOIN_TOKEN: 't' }),
+      /redis:\/\//,
+    );
+    assert.throws(() => parseConfig(['--backend', 'tpu'], { MMIM_JOIN_TOKEN: 't' }), /backend/);
+  });
+
   it('rejects an address without a port', () => {
     assert.throws(
       () => parseConfig(['--coordinator', 'localhost'], { MMIM_JOIN_TOKEN: 't' }),

@@ -1,14 +1,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PORT } from '@mmim/protocol';
 import { z } from 'zod';
 
 export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
+              [--redis URL] [--run-dir DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
               [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
 The join token comes from --token-file or MMIM_JOIN_TOKEN; it is never accepted on the
-command line, where other users could read it in the process list.`;
+command line, where other users could read it in the process list.
+--redis (or MMIM_REDIS_URL): the Redis holding rank-group exchanges and trial checkpoints
+(needed for trials of more than one rank). --run-dir: temp files (default: the OS temp dir).
+--backend (or MMIM_BACKEND): the TF.js backend trials train on (default auto).`;
+
+const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 const Flags = z
   .object({
@@ -21,6 +28,12 @@ const Flags = z
     'tls-ca': z.string().optional(),
     'tls-cert': z.string().optional(),
     'tls-key': z.string().optional(),
+    redis: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+      .optional(),
+    'run-dir': z.string().min(1).optional(),
+    backend: z.enum(BACKENDS).optional(),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -34,6 +47,11 @@ export interface WorkerConfig {
   joinToken: string;
   workerName: string;
   credentials: grpc.ChannelCredentials;
+  /** Redis for rank groups and checkpoints; null when none was given. */
+  redisUrl: string | null;
+  /** Temp files of trials go under here. */
+  runDir: string;
+  backend: (typeof BACKENDS)[number];
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfig {
@@ -47,9 +65,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfi
       'tls-ca': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      redis: { type: 'string' },
+      'run-dir': { type: 'string' },
+      backend: { type: 'string' },
     },
   });
-  const parsed = Flags.safeParse(values);
+  const parsed = Flags.safeParse({
+    ...values,
+    redis: values.redis ?? nonEmpty(env['MMIM_REDIS_URL']),
+    backend: values.backend ?? nonEmpty(env['MMIM_BACKEND']),
+  });
   if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
   const f = parsed.data;
   const tokenFile = f['token-file'];
@@ -70,5 +95,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfi
     joinToken,
     workerName: f.name ?? `${os.hostname()}-${process.pid}`,
     credentials,
+    redisUrl: f.redis ?? null,
+    runDir: f['run-dir'] ?? path.join(os.tmpdir(), 'mmim-worker'),
+    backend: f.backend ?? 'auto',
   };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
 }

@@ -2,16 +2,29 @@
  * Collectives over Redis for a group of K ranks: all-gather of opaque byte payloads and an
  * all-reduce (sum, in rank order, so every rank gets bit-identical results) of float32 chunks.
  *
- * Each rank writes its part (PX-expiring keys of at most `chunkBytes` each), then pushes one
- * token onto every peer's notification list; each rank blocks on its own list (BLPOP on a
- * dedicated connection) until K-1 tokens arrived, then reads the peers' parts. No polling.
+ * Each rank writes its part (PX-expiring keys of at most `chunkBytes` each) and, in the same
+ * pipeline after them, pushes one token onto every peer's notification list (Redis runs one
+ * connection's commands in order, so a token is only visible after the parts); each rank blocks
+ * on its own list (BLPOP on a dedicated connection) until K-1 tokens arrived, then reads all the
+ * peers' parts in one pipeline. No polling; two round trips plus the wait per collective.
+ * Works on one Redis or a Redis Cluster: every key of a collective carries the trial's hash tag,
+ * so each pipeline stays within one slot (one node).
+ *
  * This is the replicated form (every rank reads every part: K x the payload per rank), exact and
  * simple; the owner-sharded reduction of ParamStore is the scalable one for big models.
  */
-import type { Redis } from 'ioredis';
 import { bufferToF32, f32ToBuffer } from './bytes.js';
+import { duplicateClient, type RedisClient } from './client.js';
 import { ParamServerTimeoutError } from './errors.js';
+import { addF16Chunk, encodeF16Chunk } from './fp16.js';
 import { TrialKeys } from './keys.js';
+
+/**
+ * How gradient chunks travel in `allReduceSum`: `none` = float32 (exact, the default); `fp16` =
+ * IEEE half with a per-chunk power-of-two scale (half the bytes; NOT exact: each rank's part is
+ * rounded to 11 significant bits before the float32 sum; see fp16.ts and docs/param-server.md).
+ */
+export type Compression = 'none' | 'fp16';
 
 export interface CollectivesOptions {
   prefix?: string;
@@ -19,21 +32,39 @@ export interface CollectivesOptions {
   timeoutMs?: number;
   /** Expiry of the parts (ms); default 10 min. */
   ttlMs?: number;
+  /** Default encoding of `allReduceSum` parts; default `none` (exact). */
+  compression?: Compression;
 }
+
+export interface AllReduceOptions {
+  /** Overrides the collectives' default `compression` for this call. */
+  compression?: Compression;
+}
+
+const COMPRESSIONS: readonly Compression[] = ['none', 'fp16'];
 
 export class RedisCollectives {
   private readonly keys: TrialKeys;
   private readonly timeoutMs: number;
   private readonly ttlMs: number;
+  readonly compression: Compression;
+  /** Bytes this instance wrote to and read from Redis (payloads only). */
+  bytesMoved = 0;
+  /** Largest part (one Redis value) this instance wrote, per collective tag (for benchmarks). */
+  readonly largestPart = new Map<string, number>();
+  private readonly owned: RedisClient[] = [];
 
-  /** `client` for reads/writes, `blocking` a separate connection used only for BLPOP. */
+  /**
+   * `client` for reads/writes, `blocking` a separate connection used only for BLPOP. Both may be
+   * ioredis `Redis` or `Cluster` clients; they stay the caller's (see `fork` and `close`).
+   */
   constructor(
-    private readonly client: Redis,
-    private readonly blocking: Redis,
+    private readonly client: RedisClient,
+    private readonly blocking: RedisClient,
     readonly trial: string,
     readonly rank: number,
     readonly worldSize: number,
-    opts: CollectivesOptions = {},
+    private readonly opts: CollectivesOptions = {},
   ) {
     if (!(Number.isInteger(worldSize) && worldSize >= 1))
       throw new Error(`world size must be >= 1, got ${worldSize}`);
@@ -42,78 +73,134 @@ export class RedisCollectives {
     this.keys = new TrialKeys(trial, opts.prefix);
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.ttlMs = opts.ttlMs ?? 600_000;
+    this.compression = opts.compression ?? 'none';
+    if (!COMPRESSIONS.includes(this.compression))
+      throw new Error(
+        `collectives option compression: '${String(this.compression)}' is not one of ${COMPRESSIONS.join(', ')}`,
+      );
+  }
+
+  /**
+   * A second instance for the same rank that shares the write connection but blocks on its own
+   * new connection, so collectives can run concurrently (e.g. a delayed gradient all-reduce
+   * while the next step's all-gather waits). `close()` on the fork closes that connection.
+   */
+  fork(): RedisCollectives {
+    const blocking = duplicateClient(this.blocking);
+    const f = new RedisCollectives(
+      this.client,
+      blocking,
+      this.trial,
+      this.rank,
+      this.worldSize,
+      this.opts,
+    );
+    f.owned.push(blocking);
+    return f;
+  }
+
+  /** Close the connections this instance opened itself (a fork's); callers' stay open. Idempotent. */
+  close(): void {
+    for (const c of this.owned.splice(0)) c.disconnect();
   }
 
   /** Everyone's payload for (tag, step), in rank order (this rank's included). */
   async allGather(tag: string, step: number, payload: Buffer): Promise<Buffer[]> {
-    await this.client.set(this.keys.collective(tag, step, this.rank), payload, 'PX', this.ttlMs);
-    await this.announce(tag, step);
-    const out: Buffer[] = [];
-    for (let r = 0; r < this.worldSize; r++) {
-      if (r === this.rank) {
-        out.push(payload);
-        continue;
-      }
-      const b = await this.client.getBuffer(this.keys.collective(tag, step, r));
-      if (b === null)
-        throw new Error(
-          `trial ${this.trial}, step ${step}, rank ${r}: '${tag}' part expired or missing`,
-        );
-      out.push(b);
-    }
-    return out;
+    const parts = await this.exchange(tag, step, [payload]);
+    return parts.map((p) => p[0] ?? Buffer.alloc(0));
   }
 
-  /** Element-wise sum over ranks (in rank order) of each chunk. */
+  /**
+   * Element-wise sum over ranks (in rank order) of each chunk. With `fp16` every rank, this one
+   * included, adds the decoded halves, so all ranks still get bit-identical sums.
+   */
   async allReduceSum(
     tag: string,
     step: number,
     chunks: readonly Float32Array[],
+    opts: AllReduceOptions = {},
   ): Promise<Float32Array[]> {
-    const pipeline = this.client.pipeline();
-    chunks.forEach((c, i) =>
-      pipeline.set(this.keys.collective(tag, step, this.rank, i), f32ToBuffer(c), 'PX', this.ttlMs),
-    );
-    await pipeline.exec();
-    await this.announce(tag, step);
-    const sums: Float32Array[] = [];
-    for (let i = 0; i < chunks.length; i++) {
+    const compression = opts.compression ?? this.compression;
+    const fp16 = compression === 'fp16';
+    const mine = chunks.map((c) => (fp16 ? encodeF16Chunk(c) : f32ToBuffer(c)));
+    const parts = await this.exchange(tag, step, mine);
+    return chunks.map((c, i) => {
+      // Rank 0's part is copied, not added to zeros, so a lone -0 stays -0 (as one worker has it).
       let acc: Float32Array | null = null;
-      for (let r = 0; r < this.worldSize; r++) {
-        let part: Float32Array;
-        if (r === this.rank) part = chunks[i] as Float32Array;
-        else {
-          const b = await this.client.getBuffer(this.keys.collective(tag, step, r, i));
-          if (b === null)
-            throw new Error(
-              `trial ${this.trial}, step ${step}, rank ${r}, chunk ${i}: '${tag}' part expired or missing`,
-            );
-          part = bufferToF32(b);
+      parts.forEach((rankParts, r) => {
+        const b = rankParts[i];
+        if (b === undefined)
+          throw new Error(
+            `trial ${this.trial}, step ${step}, rank ${r}: no chunk ${i} of '${tag}'`,
+          );
+        if (fp16) {
+          if (acc === null) acc = new Float32Array(c.length);
+          return addF16Chunk(b, acc);
         }
+        const part = r === this.rank ? c : bufferToF32(b);
+        if (part.length !== c.length)
+          throw new Error(
+            `trial ${this.trial}, step ${step}, rank ${r}, chunk ${i}: ${part.length} values, expected ${c.length}`,
+          );
         if (acc === null) acc = Float32Array.from(part);
-        else {
-          if (part.length !== acc.length)
-            throw new Error(
-              `trial ${this.trial}, step ${step}, rank ${r}, chunk ${i}: ${part.length} values, expected ${acc.length}`,
-            );
-          for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + part[k]!;
-        }
-      }
-      sums.push(acc ?? new Float32Array(0));
-    }
-    return sums;
+        else for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + part[k]!;
+      });
+      return acc ?? new Float32Array(0);
+    });
   }
 
-  /** Tell every peer this rank's part is written, then wait for all peers' tokens. */
-  private async announce(tag: string, step: number): Promise<void> {
-    const pipeline = this.client.pipeline();
+  /**
+   * Write this rank's parts (one key each) and the peers' tokens in one pipeline, wait for every
+   * peer's token, then read all peer parts in one pipeline. Returns parts[rank][i].
+   */
+  private async exchange(tag: string, step: number, mine: readonly Buffer[]): Promise<Buffer[][]> {
+    const write = this.client.pipeline();
+    mine.forEach((b, i) =>
+      write.set(this.keys.collective(tag, step, this.rank, i), b, 'PX', this.ttlMs),
+    );
     for (let r = 0; r < this.worldSize; r++) {
       if (r === this.rank) continue;
       const list = this.keys.collectiveNotify(tag, step, r);
-      pipeline.rpush(list, String(this.rank));
-      pipeline.pexpire(list, this.ttlMs);
+      write.rpush(list, String(this.rank));
+      write.pexpire(list, this.ttlMs);
     }
-    await pipeline.exec();
+    this.bytesMoved += mine.reduce((n, b) => n + b.byteLength, 0);
+    const largest = Math.max(0, ...mine.map((b) => b.byteLength));
+    if (largest > (this.largestPart.get(tag) ?? 0)) this.largestPart.set(tag, largest);
+    throwIfFailed(await write.exec(), `trial ${this.trial}, step ${step}: writing '${tag}'`);
+    await this.waitForPeers(tag, step);
+    const peers = Array.from({ length: this.worldSize }, (_, r) => r).filter(
+      (r) => r !== this.rank,
+    );
+    const read = this.client.pipeline();
+    for (const r of peers)
+      for (let i = 0; i < mine.length; i++) read.getBuffer(this.keys.collective(tag, step, r, i));
+    const got = (await read.exec()) ?? [];
+    const out: Buffer[][] = [];
+    let at = 0;
+    for (let r = 0; r < this.worldSize; r++) {
+      if (r === this.rank) {
+        out.push([...mine]);
+        continue;
+      }
+      const parts: Buffer[] = [];
+      for (let i = 0; i < mine.length; i++) {
+        const [err, b] = got[at++] ?? [null, null];
+        if (err) throw err;
+        if (!Buffer.isBuffer(b))
+          throw new Error(
+            `trial ${this.trial}, step ${step}, rank ${r}, chunk ${i}: '${tag}' part expired or missing`,
+          );
+        this.bytesMoved += b.byteLength;
+        parts.push(b);
+      }
+      out.push(parts);
+    }
+    return out;
+  }
+
+  /** Block until every peer's token for (tag, step) arrived, or throw naming the missing ranks. */
+  private async waitForPeers(tag: string, step: number): Promise<void> {
     const mine = this.keys.collectiveNotify(tag, step, this.rank);
     const deadline = Date.now() + this.timeoutMs;
     const seen = new Set<string>();
@@ -134,4 +221,9 @@ export class RedisCollectives {
       if (got !== null) seen.add(got[1]);
     }
   }
+}
+
+function throwIfFailed(results: [Error | null, unknown][] | null, what: string): void {
+  for (const [err] of results ?? [])
+    if (err) throw new Error(`${what}: ${err.message}`, { cause: err });
 }

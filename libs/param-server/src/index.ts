@@ -46,4 +46,16 @@ export {
   type RedisServerHandle,
   type RedisServerOptions,
 } from './testing/redis-server.js';
-export { RedisCollectives, type CollectivesOptions } from './collectives.js';
+export {
+  startRedisCluster,
+  type RedisClusterHandle,
+  type RedisClusterOptions,
+} from './testing/redis-cluster.js';
+export {
+  RedisCollectives,
+  type AllReduceOptions,
+  type CollectivesOptions,
+  type Compression,
+} from './collectives.js';
+export { addF16Chunk, encodeF16Chunk, f16BitsToF32, f16ChunkLength, f32ToF16Bits } from './fp16.js';
+export type { RedisClient } from './client.js';

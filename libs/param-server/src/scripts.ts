@@ -4,7 +4,7 @@
  * restart flushed the script cache.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 type Arg = string | number | Buffer;
 
@@ -38,9 +38,9 @@ function source(file: string): string {
 }
 
 /** Register the scripts on `client` (idempotent) and return it typed with them. */
-export function withScripts(client: Redis): Redis & ScriptCommands {
+export function withScripts(client: RedisClient): RedisClient & ScriptCommands {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     client.defineCommand(name, { lua: source(def.file), numberOfKeys: def.keys });
   }
-  return client as Redis & ScriptCommands;
+  return client as RedisClient & ScriptCommands;
 }

@@ -10,8 +10,8 @@
  * the given one) because XREAD BLOCK holds its connection.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { bufferToF32, f32ToBuffer } from './bytes.js';
+import { duplicateClient, scanTargets, type RedisClient } from './client.js';
 import {
   ownedChunks,
   scatterToChunks,
@@ -154,8 +154,8 @@ function checkStepRank(place: ProtocolPlace, worldSize?: number): void {
 }
 
 export class ParamStore {
-  private readonly client: Redis & ScriptCommands;
-  private blockingClient: Redis | null = null;
+  private readonly client: RedisClient & ScriptCommands;
+  private blockingClient: RedisClient | null = null;
   private readonly plans = new Map<string, TrialPlan>();
   private readonly prefix: string;
   private readonly timeoutMs: number;
@@ -164,7 +164,7 @@ export class ParamStore {
   private readonly group: number;
 
   /** `client` stays the caller's: close() leaves it open. */
-  constructor(client: Redis, options: ParamStoreOptions = {}) {
+  constructor(client: RedisClient, options: ParamStoreOptions = {}) {
     this.client = withScripts(client);
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.timeoutMs = options.timeoutMs ?? 120_000;
@@ -184,8 +184,8 @@ export class ParamStore {
     if (b) b.disconnect();
   }
 
-  private blocking(): Redis {
-    this.blockingClient ??= this.client.duplicate();
+  private blocking(): RedisClient {
+    this.blockingClient ??= duplicateClient(this.client);
     return this.blockingClient;
   }
 
@@ -739,13 +739,16 @@ export class ParamStore {
   async deleteTrial(trial: string): Promise<number> {
     this.plans.delete(trial);
     const pattern = this.keys(trial).pattern();
-    let cursor = '0';
     let removed = 0;
-    do {
-      const [next, found] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (found.length > 0) removed += await this.client.unlink(...found);
-    } while (cursor !== '0');
+    for (const node of scanTargets(this.client)) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        // UNLINK through the client: on a cluster it routes the (one-slot) keys to their owner.
+        if (found.length > 0) removed += await this.client.unlink(...found);
+      } while (cursor !== '0');
+    }
     return removed;
   }
 }

@@ -3,7 +3,7 @@
  * deadline is honoured within ~1 s even if nothing arrives, and never busy-polls.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /** Longest single XREAD BLOCK; bounds how late a deadline can be noticed. */
 const BLOCK_SLICE_MS = 1000;
@@ -21,7 +21,7 @@ export function entryFields(flat: readonly string[]): Record<string, string> {
  * nothing else: XREAD BLOCK holds it.
  */
 export async function readStreamUntil(
-  blocking: Redis,
+  blocking: RedisClient,
   key: string,
   deadline: number,
   onEntry: (fields: Record<string, string>) => boolean,

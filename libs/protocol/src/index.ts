@@ -60,6 +60,10 @@ export type {
   RegisterResponse__Output,
 } from './generated/mmim/v1/RegisterResponse.js';
 export type { Stop, Stop__Output } from './generated/mmim/v1/Stop.js';
+export type { EpochReport, EpochReport__Output } from './generated/mmim/v1/EpochReport.js';
+export type { TrialEnded, TrialEnded__Output } from './generated/mmim/v1/TrialEnded.js';
+export { TrialOutcome } from './generated/mmim/v1/TrialOutcome.js';
+export type { TrialOutcome__Output } from './generated/mmim/v1/TrialOutcome.js';
 export type { WorkerMessage, WorkerMessage__Output } from './generated/mmim/v1/WorkerMessage.js';
 export type {
   WorkerRegistryClient,

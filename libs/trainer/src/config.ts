@@ -113,6 +113,23 @@ export function resolveTrainerConfig(input: unknown, source = 'config'): Trainer
   return parsed.data;
 }
 
+/** Deepest nesting of YAML flow brackets outside quoted strings (a linear scan). */
+function flowNestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== null) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
 /** Read a YAML or JSON config file (an object at the top). */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -120,6 +137,14 @@ export function readConfigFile(path: string): Record<string, unknown> {
     text = fs.readFileSync(path, 'utf8');
   } catch (err) {
     throw new TrainerConfigError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+  // The same limits as sweep files, for the same reason (fuzzing: a deeply nested YAML file
+  // takes seconds to refuse and a second parse can abort the process).
+  if (text.length > 256 * 1024) {
+    throw new TrainerConfigError(`${path}: ${text.length} bytes; a config file is at most 256 KiB`);
+  }
+  if (!path.endsWith('.json') && flowNestingDepth(text) > 64) {
+    throw new TrainerConfigError(`${path}: nested more than 64 levels deep`);
   }
   let value: unknown;
   try {

@@ -45,3 +45,14 @@ export {
 } from './trainer.js';
 export { DatasetBatches } from './dataset-batches.js';
 export { TextFeatureCache } from './feature-cache.js';
+export type { DistributedOptions } from './trainer.js';
+export {
+  TrialSpecError,
+  headRows,
+  parseTrialSpec,
+  prepareTrial,
+  trialSpecSchema,
+  type PreparedTrial,
+  type TrialSpec,
+  type TrialSpecInput,
+} from './trial-spec.js';

@@ -8,11 +8,13 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import type { MsaDataset, SplitName } from '@mmim/data';
+import { rankRange, type MsaDataset, type SplitName } from '@mmim/data';
 import {
   MmimModel,
   TwoStageStepper,
+  dataParallelStep,
   saveMmimWeights,
+  type RankGroup,
   type BertConfig,
   type MmimBatch,
   type ParamName,
@@ -20,7 +22,7 @@ import {
   type SentimentMetrics,
   type StepReport,
 } from '@mmim/model';
-import type { TrainerConfig } from './config.js';
+import { TrainerConfigError, type TrainerConfig } from './config.js';
 import {
   CHECKPOINT_VERSION,
   loadTrainingCheckpoint,
@@ -58,7 +60,16 @@ export interface EpochRecord {
 }
 
 export type TrainerEvent =
-  | { type: 'step'; epoch: number; index: number; of: number; report: StepReport; ms: number }
+  | {
+      type: 'step';
+      epoch: number;
+      index: number;
+      of: number;
+      report: StepReport;
+      ms: number;
+      /** Rows of the global batch (every rank's rows when distributed). */
+      samples: number;
+    }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; path: string; kind: 'last' | 'best' }
   | { type: 'stopped'; epoch: number; reason: 'early-stopping' | 'max-epochs' };
@@ -73,6 +84,25 @@ export interface TrainerOptions {
   /** Checkpoints go here: last.safetensors (every epoch) and best.safetensors. */
   outDir?: string;
   onEvent?: (e: TrainerEvent) => void;
+  /**
+   * Awaited after each checkpoint file is written, before the next epoch starts (a worker
+   * copies the file to shared storage here, so a resume never finds an older epoch than the
+   * one just reported as checkpointed).
+   */
+  onCheckpoint?: (c: { path: string; kind: 'last' | 'best'; epoch: number }) => Promise<void>;
+  /**
+   * Synchronous data parallelism: this trainer is rank `rank` of `worldSize`. Each global
+   * batch's rows are split with the data lib's `rankRange`; this rank builds only its rows and
+   * takes the exact data-parallel step (`dataParallelStep`), so every rank ends each step with
+   * the parameters one trainer would have on the whole batch.
+   */
+  distributed?: DistributedOptions;
+}
+
+export interface DistributedOptions {
+  rank: number;
+  worldSize: number;
+  group: RankGroup;
 }
 
 export interface TrainResult {
@@ -109,6 +139,7 @@ export class Trainer {
 
   constructor(private readonly opts: TrainerOptions) {
     const c = opts.config;
+    if (opts.distributed !== undefined) checkDistributed(c, opts.distributed);
     const train = opts.data.splits.train;
     const modelConfig = modelConfigFor(
       c,
@@ -193,8 +224,12 @@ export class Trainer {
         entropySkipped += r.entropySkipped;
         if (r.skippedNonFinite) nonFinite++;
       };
-      const stage0 = c.contrast ? this.runStage(0, epoch, count) : null;
-      const stage1 = this.runStage(1, epoch, count);
+      const stage0 = c.contrast ? await this.runStage(0, epoch, count) : null;
+      const stage1 = await this.runStage(1, epoch, count);
+      // Every rank evaluates the whole valid and test splits: the forward pass is deterministic
+      // (no dropout) and the parameters are identical on every rank, so each rank computes the
+      // same metrics and takes the same plateau / early-stopping / selection decisions without
+      // exchanging anything. The price is K-fold redundant evaluation forward passes.
       const valid = this.evaluate('valid');
       const test = this.evaluate('test');
       const factor = this.plateau.step(valid.loss);
@@ -247,7 +282,11 @@ export class Trainer {
   }
 
   /** One pass of a stage over the training set; returns the mean loss (per sample). */
-  private runStage(stage: 0 | 1, epoch: number, count: (r: StepReport) => void): number {
+  private async runStage(
+    stage: 0 | 1,
+    epoch: number,
+    count: (r: StepReport) => void,
+  ): Promise<number> {
     const c = this.opts.config;
     let lists = this.batches.batchIndices('train', epoch);
     // The reference: on MOSEI, stage 0 breaks at the first batch with i / len >= 0.5.
@@ -257,14 +296,13 @@ export class Trainer {
     this.stepper.beginStage(stage);
     let total = 0;
     let n = 0;
-    lists.forEach((indices, i) => {
-      const batch = this.batches.batch('train', indices);
-      const t0 = performance.now();
-      const report = this.stepper.step(batch);
+    for (const [i, indices] of lists.entries()) {
+      const { report, ms } = await this.trainStep(indices);
       count(report);
       if (!report.skippedNonFinite) {
-        total += report.loss * batch.size;
-        n += batch.size;
+        // The reported loss is the global batch's on every rank.
+        total += report.loss * indices.length;
+        n += indices.length;
       }
       this.emit({
         type: 'step',
@@ -272,10 +310,37 @@ export class Trainer {
         index: i,
         of: lists.length,
         report,
-        ms: performance.now() - t0,
+        ms,
+        samples: indices.length,
       });
-    });
+    }
     return n === 0 ? Number.NaN : total / n;
+  }
+
+  /** One optimiser step on the global batch `indices` (this rank's rows of it when distributed). */
+  private async trainStep(indices: readonly number[]): Promise<{ report: StepReport; ms: number }> {
+    const d = this.opts.distributed;
+    if (d === undefined) {
+      const batch = this.batches.batch('train', indices);
+      const t0 = performance.now();
+      const report = this.stepper.step(batch);
+      return { report, ms: performance.now() - t0 };
+    }
+    const [from, to] = rankRange(indices.length, d.rank, d.worldSize);
+    if (from === to) {
+      throw new TrainerConfigError(
+        `batch_size: a global batch of ${indices.length} rows leaves rank ${d.rank} of ${d.worldSize} without rows; ` +
+          `every batch (the last, partial one included) needs at least world size rows`,
+      );
+    }
+    const t0 = performance.now();
+    const batch = this.batches.batch('train', indices.slice(from, to));
+    const report = await dataParallelStep(
+      this.stepper,
+      { batch, offset: from, globalSize: indices.length },
+      d.group,
+    );
+    return { report, ms: performance.now() - t0 };
   }
 
   /** Predictions for a whole split in dataset order (evaluation mode: no dropout). */
@@ -309,6 +374,7 @@ export class Trainer {
       state: this.state,
     });
     this.emit({ type: 'checkpoint', path: last, kind: 'last' });
+    await this.opts.onCheckpoint?.({ path: last, kind: 'last', epoch: this.state.epoch });
     if (selected) {
       const best = path.join(dir, 'best.safetensors');
       await saveMmimWeights(best, this.model, {
@@ -316,6 +382,7 @@ export class Trainer {
         selection: this.opts.config.reference_selection ? 'reference' : 'valid',
       });
       this.emit({ type: 'checkpoint', path: best, kind: 'best' });
+      await this.opts.onCheckpoint?.({ path: best, kind: 'best', epoch: this.state.epoch });
     }
   }
 
@@ -325,5 +392,29 @@ export class Trainer {
 
   dispose(): void {
     this.model.dispose();
+  }
+}
+
+/**
+ * Options the data-parallel step cannot honour are refused up front, naming the key.
+ * (`update_batch` is fine: the summed gradients accumulate in `applyGradients` on every rank.)
+ */
+function checkDistributed(c: TrainerConfig, d: DistributedOptions): void {
+  if (!(Number.isInteger(d.worldSize) && d.worldSize >= 1))
+    throw new TrainerConfigError(
+      `distributed.worldSize must be an integer >= 1, got ${d.worldSize}`,
+    );
+  if (!(Number.isInteger(d.rank) && d.rank >= 0 && d.rank < d.worldSize))
+    throw new TrainerConfigError(`distributed.rank ${d.rank} outside [0, ${d.worldSize})`);
+  if (c.text_encoder.micro_batch > 0) {
+    throw new TrainerConfigError(
+      `text_encoder.micro_batch: BERT micro-batching is not supported with data-parallel training ` +
+        `(each rank already runs only its share of the batch); set it to 0`,
+    );
+  }
+  if (c.batch_size < d.worldSize) {
+    throw new TrainerConfigError(
+      `batch_size ${c.batch_size} is smaller than the world size ${d.worldSize}: some ranks would get no rows`,
+    );
   }
 }

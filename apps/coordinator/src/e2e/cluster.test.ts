@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, loadProtocol, type RegisterResponse__Output } from '@mmim/protocol';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
 import {
   startCoordinator,
   startWorker,
@@ -27,9 +28,14 @@ const badTokenFile = path.join(dir, 'bad-token');
 fs.writeFileSync(tokenFile, `${TOKEN}\n`);
 fs.writeFileSync(badTokenFile, 'not-the-token\n');
 
+let redis: RedisServerHandle;
 const coordinatorArgs = (port: number): string[] => [
   '--port',
   String(port),
+  '--http-port',
+  '0',
+  '--redis',
+  `redis://127.0.0.1:${redis.port}`,
   '--token-file',
   tokenFile,
   '--lease-ms',
@@ -46,6 +52,7 @@ describe('coordinator + workers as processes', { timeout: 60_000 }, () => {
   const idOf = new Map<string, string>();
 
   before(async () => {
+    redis = await startRedisServer();
     coordinator = await startCoordinator(coordinatorArgs(0), traceEnv);
     for (const name of ['w0', 'w1', 'w2']) {
       workers.set(
@@ -65,6 +72,7 @@ describe('coordinator + workers as processes', { timeout: 60_000 }, () => {
   after(async () => {
     await Promise.all([...workers.values()].map((w) => stop(w)));
     await stop(coordinator);
+    await redis.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

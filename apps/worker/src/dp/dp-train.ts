@@ -2,11 +2,13 @@
  * One rank of a data-parallel MMIM run over Redis (the process each worker will run per trial;
  * for now driven directly by tests and benches):
  *   node --import tsx apps/worker/src/dp/dp-train.ts --redis-port P --trial T --rank R --world K --out F
+ *     [--redis-cluster P1,P2,P3] [--compression none|fp16] [--staleness S]
  * Trains the demo setup below (a tiny MMIM, fixed random batches) for stage 0 and stage 1 passes
- * with the exact data-parallel step, then writes the parameters to F (safetensors).
+ * with the data-parallel step (exact unless fp16 or staleness is asked for), then writes the
+ * parameters to F (safetensors).
  */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { initBackend } from '@mmim/runtime';
 import {
   MmimModel,
@@ -21,9 +23,10 @@ import {
   type MmimBatch,
   type OptimizationConfig,
   type RankShare,
+  type StepReport,
 } from '@mmim/model';
 import { rankRange } from '@mmim/data';
-import { RedisCollectives } from '@mmim/param-server';
+import { RedisCollectives, type Compression, type RedisClient } from '@mmim/param-server';
 import { RedisRankGroup } from './redis-rank-group.js';
 
 export const DEMO_CONFIG = resolveMmimConfig({
@@ -81,6 +84,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'redis-port': { type: 'string' },
+      // Comma-separated ports of a local Redis Cluster (instead of --redis-port).
+      'redis-cluster': { type: 'string' },
+      compression: { type: 'string', default: 'none' },
+      staleness: { type: 'string', default: '0' },
       trial: { type: 'string', default: 'dp-demo' },
       rank: { type: 'string' },
       world: { type: 'string' },
@@ -90,9 +97,13 @@ async function main(): Promise<void> {
       setup: { type: 'string', default: 'demo' },
       // Stage-1 steps to time with --setup mosi.
       steps: { type: 'string', default: '4' },
+      // With --setup mosi and --world 1: time the plain single-worker step (no exchange, no
+      // second forward), the baseline data parallelism must beat.
+      plain: { type: 'boolean', default: false },
     },
   });
-  const port = Number(values['redis-port']);
+  const clusterPorts = values['redis-cluster']?.split(',').map(Number);
+  const port = Number(values['redis-port'] ?? clusterPorts?.[0]);
   const rank = Number(values.rank);
   const world = Number(values.world);
   if (
@@ -106,8 +117,12 @@ async function main(): Promise<void> {
     );
   }
   await initBackend({ backend: 'wasm' });
-  const client = new Redis({ host: '127.0.0.1', port });
-  const blocking = new Redis({ host: '127.0.0.1', port });
+  const connect = (): RedisClient =>
+    clusterPorts
+      ? new Cluster(clusterPorts.map((p) => ({ host: '127.0.0.1', port: p })))
+      : new Redis({ host: '127.0.0.1', port });
+  const client = connect();
+  const blocking = connect();
   const collectives = new RedisCollectives(
     client,
     blocking,
@@ -119,10 +134,18 @@ async function main(): Promise<void> {
     },
   );
   const width = values.setup === 'mosi' ? TINY_BERT.hidden_size : DEMO_CONFIG.bert.hidden_size;
-  const group = new RedisRankGroup(collectives, width);
-  if (values.setup === 'mosi') await benchRank(group, rank, world, Number(values.steps));
-  else await demoRun(group, rank, world, values.out ?? '', Number(values['init-seed']));
-  await Promise.all([client.quit(), blocking.quit()]);
+  const group = new RedisRankGroup(collectives, width, {
+    compression: values.compression as Compression,
+    staleness: Number(values.staleness),
+  });
+  try {
+    if (values.setup === 'mosi')
+      await benchRank(group, rank, world, Number(values.steps), values.plain === true);
+    else await demoRun(group, rank, world, values.out ?? '', Number(values['init-seed']));
+  } finally {
+    group.close();
+    await Promise.all([client.quit(), blocking.quit()]);
+  }
 }
 
 /** Time stage-1 steps on MOSI-shaped batches; prints one JSON line per timed step. */
@@ -131,7 +154,9 @@ async function benchRank(
   rank: number,
   world: number,
   steps: number,
+  plain: boolean,
 ): Promise<void> {
+  if (plain && world !== 1) throw new Error('dp-train: --plain times one worker: use --world 1');
   const config = resolveMmimConfig({
     bert: { ...TINY_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
     d_vin: 20,
@@ -144,17 +169,46 @@ async function benchRank(
     const batch = randomBatch(config, { ...shape, firstSampleIndex: i * 32 }, 300 + i);
     const share = rankShare(batch, rank, world, config);
     const bytesBefore = group.bytesMoved;
+    const exchangeBefore = group.exchangeMs;
     const t0 = performance.now();
-    await dataParallelStep(stepper, share, group);
+    if (plain) stepper.step(batch);
+    else await dataParallelStep(stepper, share, group);
     // Step 0 warms up kernels and fills the entropy memory: not timed.
     if (i > 0) {
       const ms = performance.now() - t0;
-      process.stdout.write(
-        `${JSON.stringify({ rank, step: i, ms, bytes: group.bytesMoved - bytesBefore })}\n`,
-      );
+      const line = {
+        rank,
+        step: i,
+        ms,
+        bytes: group.bytesMoved - bytesBefore,
+        exchangeMs: group.exchangeMs - exchangeBefore,
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   }
+  process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
+  await applyPending(stepper, group, null);
   stepper.model.dispose();
+}
+
+/**
+ * With staleness, the sums still in flight belong to the current stage: apply them (with the
+ * last step's loss values for the report) before the stage changes or training ends.
+ */
+export async function applyPending(
+  stepper: TwoStageStepper,
+  group: RedisRankGroup,
+  last: StepReport | null,
+): Promise<void> {
+  const values = {
+    loss: last?.loss ?? 0,
+    yLoss: last?.yLoss ?? null,
+    lld: last?.lld ?? 0,
+    nce: last?.nce ?? NaN,
+    H: last?.H ?? null,
+    entropySkipped: last?.entropySkipped ?? 0,
+  };
+  for (const sum of await group.drain()) stepper.applyGradients(sum, values);
 }
 
 async function demoRun(
@@ -169,12 +223,15 @@ async function demoRun(
   const batches = demoBatches();
   for (const stage of DEMO_STAGES) {
     stepper.beginStage(stage);
+    let last: StepReport | null = null;
     for (const batch of batches) {
-      const r = await dataParallelStep(stepper, rankShare(batch, rank, world), group);
+      const bytesBefore = group.bytesMoved;
+      last = await dataParallelStep(stepper, rankShare(batch, rank, world), group);
       process.stdout.write(
-        `${JSON.stringify({ rank, stage, loss: r.loss, gradNorm: r.gradNorm })}\n`,
+        `${JSON.stringify({ rank, stage, loss: last.loss, gradNorm: last.gradNorm, stepped: last.stepped, bytes: group.bytesMoved - bytesBefore })}\n`,
       );
     }
+    await applyPending(stepper, group, last);
   }
   await saveMmimWeights(out, model, { rank: String(rank), world: String(world) });
   model.dispose();

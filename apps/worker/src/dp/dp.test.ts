@@ -1,7 +1,8 @@
 /**
  * Data parallelism across real processes: K = 2 and K = 3 worker processes exchanging coupling
  * rows and gradients through a real redis-server end with the parameters of one worker on the
- * whole batch (1e-5 relative), after stage 0, 1, 0, 1 passes with dropout on.
+ * whole batch (1e-5 relative), after stage 0, 1, 0, 1 passes with dropout on; K = 2 processes on
+ * a real 3-master Redis Cluster end bit for bit where they do on one redis-server.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,12 +13,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '@mmim/runtime';
 import { MmimModel, TwoStageStepper, loadMmimWeights } from '@mmim/model';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import {
+  startRedisCluster,
+  startRedisServer,
+  type RedisClusterHandle,
+  type RedisServerHandle,
+} from '@mmim/param-server';
 import { DEMO_CONFIG, DEMO_OPTIMIZATION, DEMO_STAGES, demoBatches } from './dp-train.js';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dp-train.ts');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-dp-'));
 let redis: RedisServerHandle;
+let cluster: RedisClusterHandle;
 
 function runRank(
   port: number,
@@ -25,6 +32,7 @@ function runRank(
   rank: number,
   world: number,
   out: string,
+  extra: readonly string[] = [],
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -43,6 +51,7 @@ function runRank(
         String(world),
         '--out',
         out,
+        ...extra,
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -59,11 +68,11 @@ function runRank(
 
 describe('data parallelism over Redis, real processes', () => {
   before(async () => {
-    redis = await startRedisServer();
+    [redis, cluster] = await Promise.all([startRedisServer(), startRedisCluster({ masters: 3 })]);
     await initBackend({ backend: 'wasm' });
   });
   after(async () => {
-    await redis.stop();
+    await Promise.all([redis.stop(), cluster.stop()]);
   });
 
   it('K = 2 and K = 3 processes end with the single-worker parameters', async () => {
@@ -98,5 +107,18 @@ describe('data parallelism over Redis, real processes', () => {
     }
     reference.dispose();
     assert.deepEqual(problems, []);
+  });
+
+  it('K = 2 processes on a Redis Cluster end with the single-Redis parameters', async () => {
+    const ports = ['--redis-cluster', cluster.ports.join(',')];
+    const outs = [0, 1].map((r) => path.join(tmp, `cluster-rank${r}.safetensors`));
+    await Promise.all(outs.map((out, r) => runRank(0, 'dp-cluster', r, 2, out, ports)));
+    const single = await loadMmimWeights(path.join(tmp, 'k2-rank0.safetensors'));
+    for (const out of outs) {
+      const got = await loadMmimWeights(out);
+      assert.equal(got.state.size, single.state.size);
+      for (const [name, v] of single.state)
+        assert.deepEqual(got.state.get(name), v, `${name} differs on the cluster`);
+    }
   });
 });

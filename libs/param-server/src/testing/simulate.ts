@@ -2,7 +2,7 @@
  * Test fixture: K simulated ranks in one process, each with its own Redis connection, running
  * the step protocol on known random gradients, and the single-process reference they must match.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../client.js';
 import { gatherFromChunks, makeChunkPlan, scatterToChunks, type ParamSpec } from '../chunking.js';
 import { ParamStore, type ApplyContext, type ParamStoreOptions } from '../store.js';
 
@@ -137,7 +137,7 @@ export function reference(opts: SimOptions): Map<string, Float32Array> {
  */
 export async function simulate(
   trial: string,
-  connect: () => Redis,
+  connect: () => RedisClient,
   opts: SimOptions,
 ): Promise<Map<string, Float32Array>[]> {
   const plan = makeChunkPlan(opts.specs ?? SPECS, opts.chunkBytes);

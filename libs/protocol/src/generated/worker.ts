@@ -17,6 +17,10 @@ import type {
   CoordinatorMessage__Output as _mmim_v1_CoordinatorMessage__Output,
 } from './mmim/v1/CoordinatorMessage.js';
 import type {
+  EpochReport as _mmim_v1_EpochReport,
+  EpochReport__Output as _mmim_v1_EpochReport__Output,
+} from './mmim/v1/EpochReport.js';
+import type {
   Heartbeat as _mmim_v1_Heartbeat,
   Heartbeat__Output as _mmim_v1_Heartbeat__Output,
 } from './mmim/v1/Heartbeat.js';
@@ -41,6 +45,10 @@ import type {
   Stop__Output as _mmim_v1_Stop__Output,
 } from './mmim/v1/Stop.js';
 import type {
+  TrialEnded as _mmim_v1_TrialEnded,
+  TrialEnded__Output as _mmim_v1_TrialEnded__Output,
+} from './mmim/v1/TrialEnded.js';
+import type {
   WorkerMessage as _mmim_v1_WorkerMessage,
   WorkerMessage__Output as _mmim_v1_WorkerMessage__Output,
 } from './mmim/v1/WorkerMessage.js';
@@ -63,6 +71,7 @@ export interface ProtoGrpcType {
         _mmim_v1_CoordinatorMessage,
         _mmim_v1_CoordinatorMessage__Output
       >;
+      EpochReport: MessageTypeDefinition<_mmim_v1_EpochReport, _mmim_v1_EpochReport__Output>;
       Heartbeat: MessageTypeDefinition<_mmim_v1_Heartbeat, _mmim_v1_Heartbeat__Output>;
       MetricPoint: MessageTypeDefinition<_mmim_v1_MetricPoint, _mmim_v1_MetricPoint__Output>;
       Ping: MessageTypeDefinition<_mmim_v1_Ping, _mmim_v1_Ping__Output>;
@@ -75,6 +84,8 @@ export interface ProtoGrpcType {
         _mmim_v1_RegisterResponse__Output
       >;
       Stop: MessageTypeDefinition<_mmim_v1_Stop, _mmim_v1_Stop__Output>;
+      TrialEnded: MessageTypeDefinition<_mmim_v1_TrialEnded, _mmim_v1_TrialEnded__Output>;
+      TrialOutcome: EnumTypeDefinition;
       WorkerMessage: MessageTypeDefinition<_mmim_v1_WorkerMessage, _mmim_v1_WorkerMessage__Output>;
       /**
        * Workers join the coordinator here: one unary Register, then one long-lived Session stream

@@ -5,6 +5,14 @@ import type {
   Heartbeat as _mmim_v1_Heartbeat,
   Heartbeat__Output as _mmim_v1_Heartbeat__Output,
 } from '../../mmim/v1/Heartbeat.js';
+import type {
+  EpochReport as _mmim_v1_EpochReport,
+  EpochReport__Output as _mmim_v1_EpochReport__Output,
+} from '../../mmim/v1/EpochReport.js';
+import type {
+  TrialEnded as _mmim_v1_TrialEnded,
+  TrialEnded__Output as _mmim_v1_TrialEnded__Output,
+} from '../../mmim/v1/TrialEnded.js';
 
 export interface WorkerMessage {
   /**
@@ -12,7 +20,9 @@ export interface WorkerMessage {
    */
   workerId?: string;
   heartbeat?: _mmim_v1_Heartbeat | null;
-  kind?: 'heartbeat';
+  epochReport?: _mmim_v1_EpochReport | null;
+  trialEnded?: _mmim_v1_TrialEnded | null;
+  kind?: 'heartbeat' | 'epochReport' | 'trialEnded';
 }
 
 export interface WorkerMessage__Output {
@@ -21,5 +31,7 @@ export interface WorkerMessage__Output {
    */
   workerId: string;
   heartbeat?: _mmim_v1_Heartbeat__Output | null;
-  kind?: 'heartbeat';
+  epochReport?: _mmim_v1_EpochReport__Output | null;
+  trialEnded?: _mmim_v1_TrialEnded__Output | null;
+  kind?: 'heartbeat' | 'epochReport' | 'trialEnded';
 }

@@ -1,0 +1,145 @@
+/**
+ * The CLI's client of the coordinator's JSON API (docs/dashboard-api.md): sweeps, trials,
+ * actions. Errors carry the API's own message and the HTTP status.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  EpochEntry,
+  SweepRecord,
+  TrialCounts,
+  TrialEvent,
+  TrialRecord,
+  WorkerSnapshot,
+} from '@mmim/experiments';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface SweepWithCounts {
+  sweep: SweepRecord;
+  counts: TrialCounts;
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly adminToken: string | null,
+  ) {}
+
+  async #call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${route}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new ApiError(
+        0,
+        `cannot reach the coordinator at ${this.baseUrl} (${(err as Error).message}); is it running?`,
+      );
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    if (!res.ok) {
+      const message =
+        json && typeof json === 'object' && 'error' in json
+          ? String((json as { error: unknown }).error)
+          : text || res.statusText;
+      throw new ApiError(res.status, `${method} ${route}: ${res.status} ${message}`);
+    }
+    return json as T;
+  }
+
+  sweeps(): Promise<{ sweeps: (SweepRecord & { counts: TrialCounts })[] }> {
+    return this.#call('GET', '/api/sweeps');
+  }
+
+  sweep(id: string): Promise<SweepWithCounts> {
+    return this.#call('GET', `/api/sweeps/${encodeURIComponent(id)}`);
+  }
+
+  trialsOf(id: string, limit = 1000): Promise<{ total: number; trials: TrialRecord[] }> {
+    return this.#call(
+      'GET',
+      `/api/sweeps/${encodeURIComponent(id)}/trials?limit=${limit}&sort=number&order=asc`,
+    );
+  }
+
+  trial(id: string): Promise<{ trial: TrialRecord; epochs: EpochEntry[]; events: TrialEvent[] }> {
+    return this.#call('GET', `/api/trials/${encodeURIComponent(id)}`);
+  }
+
+  workers(): Promise<{ workers: WorkerSnapshot[] }> {
+    return this.#call('GET', '/api/workers');
+  }
+
+  createSweep(yaml: string): Promise<{ sweep: SweepRecord }> {
+    return this.#call('POST', '/api/sweeps', { yaml });
+  }
+
+  createTrial(input: {
+    data: Record<string, unknown>;
+    trainer: Record<string, unknown>;
+    seed: number;
+    workers: number;
+    name?: string;
+  }): Promise<{ trial: TrialRecord }> {
+    return this.#call('POST', '/api/trials', input);
+  }
+
+  action(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<{ sweep: SweepRecord }> {
+    return this.#call('POST', `/api/sweeps/${encodeURIComponent(id)}/${action}`);
+  }
+}
+
+export interface ApiTarget {
+  url: string;
+  adminToken: string | null;
+}
+
+/**
+ * Where the coordinator is: --url, else MMIM_URL, else the local cluster's cluster.json under
+ * --run-dir (written by `mmim up`), else http://127.0.0.1:8080. The admin token: --admin-token-file,
+ * else MMIM_ADMIN_TOKEN, else the local cluster's token file.
+ */
+export function resolveApiTarget(
+  flags: { url?: string; adminTokenFile?: string; runDir?: string },
+  env: NodeJS.ProcessEnv,
+): ApiTarget {
+  const clusterFile = path.join(flags.runDir ?? 'runs/cluster', 'cluster.json');
+  let local: { http?: string; adminTokenFile?: string } = {};
+  if (fs.existsSync(clusterFile)) {
+    try {
+      local = JSON.parse(fs.readFileSync(clusterFile, 'utf8')) as typeof local;
+    } catch {
+      local = {};
+    }
+  }
+  const url = flags.url ?? env['MMIM_URL'] ?? local.http ?? 'http://127.0.0.1:8080';
+  const tokenFile = flags.adminTokenFile ?? local.adminTokenFile;
+  const adminToken =
+    flags.adminTokenFile !== undefined || (env['MMIM_ADMIN_TOKEN'] ?? '') === ''
+      ? tokenFile !== undefined && fs.existsSync(tokenFile)
+        ? fs.readFileSync(tokenFile, 'utf8').trim()
+        : null
+      : (env['MMIM_ADMIN_TOKEN'] ?? '').trim();
+  return { url: url.replace(/\/+$/, ''), adminToken };
+}

@@ -1,0 +1,347 @@
+/**
+ * A whole cluster on this machine, each part its own process as on a real cluster: a
+ * `redis-server` (unless a URL is given; AOF on, data under the run directory), the
+ * coordinator, and N workers. Used by `mmim up`, `mmim train --workers K` and the tests.
+ *
+ * Tokens are generated into files under the run directory (mode 0600) and handed to the
+ * children by file, so they never appear in `ps`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from './api-client.js';
+
+function entryOf(pkg: string, file: string): string {
+  // The package's entry is <project>/src/index.ts; its process entry is a sibling.
+  return path.join(path.dirname(fileURLToPath(import.meta.resolve(pkg))), file);
+}
+
+export const COORDINATOR_MAIN = entryOf('@mmim/coordinator', 'main.ts');
+export const WORKER_MAIN = entryOf('@mmim/worker', 'main.ts');
+
+export interface LocalClusterOptions {
+  workers: number;
+  /** Use this Redis instead of starting one. */
+  redisUrl?: string;
+  /** Tokens, Redis data, logs. */
+  runDir: string;
+  /** gRPC port; 0 picks a free one. */
+  port?: number;
+  /** Dashboard/API port; 0 picks a free one. */
+  httpPort?: number;
+  leaseMs?: number;
+  /** TF.js backend for the workers (default: the fastest installed). */
+  backend?: string;
+  /**
+   * The AOF's fsync policy for the cluster's own Redis: 'everysec' (Redis's default; a SIGKILL
+   * can lose the last second) or 'always' (nothing acknowledged is lost, slower; chaos tests).
+   */
+  redisFsync?: 'everysec' | 'always';
+  /** Extra environment for every child (tests pin MMIM_BACKEND and the log level). */
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines for the user; default: nothing. */
+  say?: (line: string) => void;
+}
+
+export interface ChildHandle {
+  readonly name: string;
+  proc: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function writeSecret(file: string): string {
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('hex');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function spawnChild(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+): ChildHandle {
+  const out = fs.openSync(logFile, 'a');
+  const proc = spawn(args[0] ?? process.execPath, args.slice(1), {
+    env,
+    stdio: ['ignore', 'pipe', out],
+  });
+  fs.closeSync(out);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { name, proc, exited };
+}
+
+/** Resolves with the first JSON stdout line with `event: wanted`, or rejects when it exits. */
+function waitForEvent(
+  child: ChildHandle,
+  wanted: string,
+  timeoutMs: number,
+  logFile: string,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`${child.name} did not start within ${timeoutMs} ms (log: ${logFile})`)),
+      timeoutMs,
+    );
+    const rl = readline.createInterface({ input: child.proc.stdout! });
+    rl.on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if (line['event'] === wanted) {
+          clearTimeout(timer);
+          resolve(line);
+        }
+      } catch {
+        // not ours
+      }
+    });
+    void child.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${child.name} exited (${code ?? signal}) before starting; see ${logFile}`));
+    });
+  });
+}
+
+export class LocalCluster {
+  redisUrl = '';
+  grpcAddress = '';
+  httpUrl = '';
+  joinTokenFile = '';
+  adminTokenFile = '';
+  adminToken = '';
+  redis: ChildHandle | null = null;
+  coordinator: ChildHandle | null = null;
+  readonly workers: ChildHandle[] = [];
+  #grpcPort = 0;
+  #httpPort = 0;
+  #stopping = false;
+
+  private constructor(readonly options: LocalClusterOptions) {}
+
+  static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    const c = new LocalCluster(options);
+    try {
+      await c.#start();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  get api(): ApiClient {
+    return new ApiClient(this.httpUrl, this.adminToken);
+  }
+
+  #say(line: string): void {
+    this.options.say?.(line);
+  }
+
+  #env(): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.options.env };
+  }
+
+  #log(name: string): string {
+    return path.join(this.options.runDir, 'logs', `${name}.log`);
+  }
+
+  async #start(): Promise<void> {
+    const o = this.options;
+    fs.mkdirSync(path.join(o.runDir, 'logs'), { recursive: true });
+    this.joinTokenFile = path.join(o.runDir, 'join-token');
+    this.adminTokenFile = path.join(o.runDir, 'admin-token');
+    writeSecret(this.joinTokenFile);
+    this.adminToken = writeSecret(this.adminTokenFile);
+    this.redisUrl = o.redisUrl ?? (await this.#startRedis());
+    this.#grpcPort = o.port || (await freePort());
+    this.#httpPort = o.httpPort || (await freePort());
+    await this.startCoordinator();
+    for (let i = 0; i < o.workers; i++) this.startWorker(`local-${i}`);
+    fs.writeFileSync(
+      path.join(o.runDir, 'cluster.json'),
+      `${JSON.stringify(
+        {
+          grpc: this.grpcAddress,
+          http: this.httpUrl,
+          adminTokenFile: path.resolve(this.adminTokenFile),
+          pid: process.pid,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
+
+  #redisPort = 0;
+
+  async #startRedis(): Promise<string> {
+    this.#redisPort = await freePort();
+    await this.#spawnRedis();
+    return `redis://127.0.0.1:${this.#redisPort}`;
+  }
+
+  /**
+   * Restarts the cluster's own redis-server on the same port and data directory: SIGTERM makes
+   * it write its AOF (SIGKILL does not: what survives is what the fsync policy wrote); the new
+   * one loads it. `downMs` keeps it down that long in between.
+   */
+  async restartRedis(downMs = 0, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (!this.redis) throw new Error('this cluster uses an outside Redis (--redis)');
+    this.redis.proc.kill(signal);
+    await this.redis.exited;
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.#spawnRedis();
+  }
+
+  async #spawnRedis(): Promise<void> {
+    // Absolute: redis-server changes into --dir before it opens its log file.
+    const dir = path.resolve(this.options.runDir, 'redis');
+    fs.mkdirSync(dir, { recursive: true });
+    const port = this.#redisPort;
+    const log = path.resolve(this.#log('redis'));
+    this.redis = spawnChild(
+      'redis-server',
+      [
+        'redis-server',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        this.options.redisFsync ?? 'everysec',
+        '--save',
+        '',
+        '--logfile',
+        log,
+      ],
+      process.env,
+      log,
+    );
+    // Redis logs to its file; readiness is the port answering PING.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (this.redis.proc.exitCode !== null) throw new Error(`redis-server exited; see ${log}`);
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => s.write('PING\r\n'));
+        s.once('data', (d) => {
+          s.destroy();
+          resolve(d.toString().startsWith('+PONG'));
+        });
+        s.once('error', () => resolve(false));
+      });
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer; see ${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#say(`redis      redis://127.0.0.1:${port} (AOF in ${dir})`);
+  }
+
+  /** Starts (or restarts, on the same ports) the coordinator. */
+  async startCoordinator(): Promise<void> {
+    const o = this.options;
+    const log = this.#log('coordinator');
+    const child = spawnChild(
+      'coordinator',
+      [
+        process.execPath,
+        '--import',
+        'tsx',
+        COORDINATOR_MAIN,
+        '--port',
+        String(this.#grpcPort),
+        '--http-port',
+        String(this.#httpPort),
+        '--token-file',
+        this.joinTokenFile,
+        '--admin-token-file',
+        this.adminTokenFile,
+        '--redis',
+        this.redisUrl,
+        ...(o.leaseMs === undefined ? [] : ['--lease-ms', String(o.leaseMs)]),
+      ],
+      this.#env(),
+      log,
+    );
+    this.coordinator = child;
+    // Generous: a loaded 2-core machine takes a while to load and transpile the sources.
+    const line = await waitForEvent(child, 'listening', 180_000, log);
+    this.grpcAddress = String(line['address']);
+    this.httpUrl = String(line['http']);
+    this.#say(`coordinator ${this.grpcAddress} (gRPC)`);
+    this.#say(`dashboard  ${this.httpUrl}/`);
+  }
+
+  startWorker(name: string): ChildHandle {
+    const o = this.options;
+    const log = this.#log(name);
+    const child = spawnChild(
+      name,
+      [
+        process.execPath,
+        '--import',
+        'tsx',
+        WORKER_MAIN,
+        '--coordinator',
+        this.grpcAddress,
+        '--token-file',
+        this.joinTokenFile,
+        '--redis',
+        this.redisUrl,
+        '--name',
+        name,
+        '--run-dir',
+        path.join(o.runDir, 'workers', name),
+        ...(o.backend === undefined ? [] : ['--backend', o.backend]),
+      ],
+      this.#env(),
+      log,
+    );
+    // A worker's stdout is not read; drain it so it never blocks.
+    child.proc.stdout?.resume();
+    const index = this.workers.findIndex((w) => w.name === name);
+    if (index >= 0) this.workers[index] = child;
+    else this.workers.push(child);
+    return child;
+  }
+
+  /** Stops everything: workers and coordinator with SIGTERM (then SIGKILL), Redis last. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const term = async (c: ChildHandle | null): Promise<void> => {
+      if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+      c.proc.kill('SIGTERM');
+      const killer = setTimeout(() => c.proc.kill('SIGKILL'), 5000);
+      await c.exited;
+      clearTimeout(killer);
+    };
+    await Promise.all(this.workers.map(term));
+    await term(this.coordinator);
+    await term(this.redis);
+  }
+}

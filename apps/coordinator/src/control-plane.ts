@@ -1,0 +1,218 @@
+/**
+ * The whole coordinator: the gRPC side (workers, leases, gang scheduling) plus what lives on
+ * Redis (the experiment store, the durable trial queue, checkpoints), the trial manager, the
+ * sweep controller and the HTTP side (dashboard, JSON API, Prometheus metrics).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  CheckpointStore,
+  ExperimentStore,
+  type SweepRecord,
+  type TrialRecord,
+} from '@mmim/experiments';
+import type { Logger } from '@mmim/runtime';
+import { Coordinator, type TlsFiles } from './coordinator.js';
+import { SweepController } from './sweeps/sweep-controller.js';
+import { TrialManager } from './trials/trial-manager.js';
+import { TrialQueue } from './trials/trial-queue.js';
+import { CoordinatorMetrics, createHttpServer, type HttpServerHandle } from './http/index.js';
+
+export interface ControlPlaneOptions {
+  host: string;
+  port: number;
+  joinToken: string;
+  leaseMs: number;
+  tls?: TlsFiles;
+  redisUrl: string;
+  httpHost: string;
+  /** null: no HTTP server (tests of the gRPC side only). */
+  httpPort: number | null;
+  adminToken: string | null;
+  readTokenRequired: boolean;
+  queueLockMs: number;
+  /** The built dashboard; null serves the API only. */
+  dashboardDir: string | null;
+  log: Logger;
+}
+
+/** What a lone trial (`mmim train --workers K`, POST /api/trials) needs. */
+export interface LoneTrialInput {
+  /** The trial spec's data and trainer parts (see @mmim/trainer's TrialSpec). */
+  data: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+  seed: number;
+  workers: number;
+  name?: string;
+}
+
+export class ControlPlane {
+  private constructor(
+    readonly coordinator: Coordinator,
+    readonly redis: Redis,
+    readonly store: ExperimentStore,
+    readonly checkpoints: CheckpointStore,
+    readonly queue: TrialQueue,
+    readonly trials: TrialManager,
+    readonly sweeps: SweepController,
+    readonly metrics: CoordinatorMetrics,
+    readonly http: HttpServerHandle | null,
+    readonly adminToken: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(o: ControlPlaneOptions): Promise<ControlPlane> {
+    const log = o.log;
+    // Commands wait through a Redis restart (offline queue, endless retries) instead of
+    // failing: a restarted Redis with AOF has everything, and nothing here may be lost.
+    const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+    await redis.connect();
+    const store = new ExperimentStore(redis);
+    const checkpoints = new CheckpointStore(redis);
+    const queue = await TrialQueue.open({ connection: redis, redis, lockMs: o.queueLockMs });
+    const coordinator = Coordinator.create({
+      host: o.host,
+      port: o.port,
+      joinToken: o.joinToken,
+      leaseMs: o.leaseMs,
+      ...(o.tls ? { tls: o.tls } : {}),
+      log,
+    });
+    const trials = new TrialManager({
+      pool: coordinator.pool,
+      scheduler: coordinator.scheduler,
+      registry: coordinator.registry,
+      queue,
+      store,
+      checkpoints,
+      log,
+    });
+    const sweeps = new SweepController({
+      store,
+      trials,
+      log,
+      workerCount: () => coordinator.pool.size,
+    });
+    trials.setHooks(sweeps);
+    // Sweeps first: they say which sweeps are paused before any held trial is dispatched.
+    await sweeps.start();
+    await trials.start();
+    await coordinator.listen();
+    const metrics = new CoordinatorMetrics();
+    // Without a configured admin token one is made up and never shown: the dashboard is then
+    // read-only, which is the safe default.
+    const adminToken = o.adminToken ?? randomBytes(32).toString('hex');
+    let http: HttpServerHandle | null = null;
+    const plane = (): ControlPlane => self;
+    if (o.httpPort !== null) {
+      http = await createHttpServer({
+        store,
+        checkpoints,
+        control: {
+          pause: (id) => plane().sweeps.pause(id),
+          resume: (id) => plane().sweeps.resume(id),
+          cancel: (id) => plane().sweeps.cancel(id),
+          createSweep: (yaml) => plane().sweeps.create(yaml, 'request body'),
+          createTrial: (input) => plane().createLoneTrial(input),
+        },
+        adminToken,
+        readTokenRequired: o.readTokenRequired,
+        staticDir: o.dashboardDir,
+        metrics,
+        log,
+      });
+      await http.listen(o.httpHost, o.httpPort);
+    }
+    const self = new ControlPlane(
+      coordinator,
+      redis,
+      store,
+      checkpoints,
+      queue,
+      trials,
+      sweeps,
+      metrics,
+      http,
+      adminToken,
+      log,
+    );
+    self.#startMetrics();
+    return self;
+  }
+
+  #metricsTimer: NodeJS.Timeout | null = null;
+
+  #startMetrics(): void {
+    const tick = async (): Promise<void> => {
+      const workers: Record<string, number> = { idle: 0, training: 0, stopping: 0, lost: 0 };
+      for (const w of this.trials.workerSnapshots()) workers[w.state] = (workers[w.state] ?? 0) + 1;
+      this.metrics.setWorkerCounts(workers);
+      const counts: Record<string, number> = {};
+      for (const sweep of await this.store.listSweeps()) {
+        for (const [k, v] of Object.entries(await this.store.sweepCounts(sweep.id)))
+          counts[k] = (counts[k] ?? 0) + v;
+      }
+      this.metrics.setTrialCounts(counts);
+      this.metrics.setQueueDepth(await this.queue.depth());
+    };
+    this.#metricsTimer = setInterval(() => {
+      tick().catch((err: unknown) =>
+        this.log.debug({ err: (err as Error).message }, 'metrics refresh failed'),
+      );
+    }, 2000);
+    this.#metricsTimer.unref();
+    this.coordinator.pool.on('heartbeat', (_w, hb) => {
+      if (hb.stepTimeMs > 0) this.metrics.observeStepSeconds(hb.stepTimeMs / 1000);
+    });
+    this.coordinator.registry.on('metric', (p) => {
+      if (p.name === 'ps/bytes') this.metrics.addParamServerBytes(p.value);
+      else if (p.name === 'ps/seconds') this.metrics.observeParamServerSeconds(p.value);
+    });
+  }
+
+  /** Queues one trial outside any sweep. */
+  async createLoneTrial(input: LoneTrialInput): Promise<TrialRecord> {
+    const id = `${(input.name ?? 'trial').replace(/[^a-zA-Z0-9_-]+/g, '-').slice(0, 32)}-${randomBytes(3).toString('hex')}`;
+    const now = Date.now();
+    const trial: TrialRecord = {
+      id,
+      sweepId: null,
+      number: 0,
+      configKey: id,
+      params: {},
+      seed: input.seed,
+      spec: { trialId: id, attempt: 1, seed: input.seed, data: input.data, trainer: input.trainer },
+      state: 'queued',
+      createdAt: now,
+      startedAt: null,
+      endedAt: null,
+      epochs: 0,
+      lastValue: null,
+      bestValue: null,
+      bestEpoch: null,
+      workersPerTrial: input.workers,
+      placement: [],
+      attempts: 0,
+      error: null,
+      checkpointEpoch: null,
+    };
+    await this.trials.submit(trial);
+    return trial;
+  }
+
+  get httpUrl(): string | null {
+    return this.http?.url ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#metricsTimer) clearInterval(this.#metricsTimer);
+    await this.http?.close();
+    await this.trials.close();
+    await this.coordinator.close(500);
+    await this.queue.close();
+    await this.redis.quit().catch(() => undefined);
+  }
+}
+
+export type { SweepRecord };

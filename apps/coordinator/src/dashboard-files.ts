@@ -1,0 +1,15 @@
+import type { Logger } from '@mmim/runtime';
+import { ensureDashboard } from '@mmim/dashboard';
+
+/**
+ * The dashboard's static files, built on first start (esbuild, about a second) or reused when
+ * up to date. A failed build leaves the API running without pages, and says so.
+ */
+export async function dashboardDir(log: Logger): Promise<string | null> {
+  try {
+    return await ensureDashboard();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'dashboard build failed: serving the API only');
+    return null;
+  }
+}

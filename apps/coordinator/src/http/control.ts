@@ -1,0 +1,46 @@
+/**
+ * What the API's mutating endpoints call: the coordinator's sweep controller and trial manager
+ * implement it (they also stop dispatching, drain or cancel running trials). The sweep actions
+ * return the sweep record after the change; every method throws SweepActionError ('not-found'
+ * -> 404, 'conflict' -> 409, 'invalid' -> 400) with a message naming the id and the problem.
+ */
+import type { SweepId, SweepRecord, TrialRecord } from '@mmim/experiments';
+
+/** The body of POST /api/trials: one trial outside any sweep (`mmim train --workers K`). */
+export interface LoneTrialRequest {
+  /** The trial spec's data and trainer parts (see @mmim/trainer's TrialSpec). */
+  data: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+  seed: number;
+  workers: number;
+  name?: string;
+}
+
+export interface SweepControl {
+  pause(id: SweepId): Promise<SweepRecord>;
+  resume(id: SweepId): Promise<SweepRecord>;
+  cancel(id: SweepId): Promise<SweepRecord>;
+  /** Parses the sweep file's text and starts the sweep (bad YAML or keys: 'invalid'). */
+  createSweep(yaml: string): Promise<SweepRecord>;
+  /** Queues one trial outside any sweep. */
+  createTrial(input: LoneTrialRequest): Promise<TrialRecord>;
+}
+
+export type SweepAction = 'pause' | 'resume' | 'cancel';
+
+export const SWEEP_ACTIONS: readonly SweepAction[] = ['pause', 'resume', 'cancel'];
+
+/** The state an action leads to from `state`, or null when the action is not valid there. */
+export function nextSweepState(
+  state: SweepRecord['state'],
+  action: SweepAction,
+): SweepRecord['state'] | null {
+  switch (action) {
+    case 'pause':
+      return state === 'running' ? 'paused' : null;
+    case 'resume':
+      return state === 'paused' ? 'running' : null;
+    case 'cancel':
+      return state === 'running' || state === 'paused' ? 'cancelled' : null;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The dashboard's JSON API (docs/dashboard-api.md): reads go to the experiment store and the
+ * checkpoint store, the sweep actions to the coordinator's SweepControl.
+ */
+import {
+  isValidRecordId,
+  type CheckpointStore,
+  type ExperimentStoreApi,
+  type SweepRecord,
+  type TrialRecord,
+} from '@mmim/experiments';
+import type { Logger } from '@mmim/runtime';
+import type { FastifyInstance } from 'fastify';
+import { bestHistory, importance, parallelRows } from './analysis.js';
+import { SWEEP_ACTIONS, type LoneTrialRequest, type SweepControl } from './control.js';
+import { HttpError } from './errors.js';
+import { intParam, listParam, stringParam, trialQuery, type Query } from './query.js';
+
+export interface ApiDeps {
+  store: ExperimentStoreApi;
+  checkpoints: CheckpointStore;
+  control: SweepControl;
+  version: string;
+  log: Logger;
+}
+
+/** A cursor the store handed out (opaque to clients; today a point count). */
+const CURSOR = /^\d{1,15}$/;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** POST /api/sweeps body: `{yaml: string}`. */
+function sweepBody(body: unknown): string {
+  const yaml = isPlainObject(body) ? body['yaml'] : undefined;
+  if (typeof yaml !== 'string' || yaml.trim() === '') {
+    throw new HttpError(400, 'body field yaml must be the sweep file text (a non-empty string)');
+  }
+  return yaml;
+}
+
+/** POST /api/trials body, checked field by field. */
+function loneTrialBody(body: unknown): LoneTrialRequest {
+  if (!isPlainObject(body)) throw new HttpError(400, 'body must be a JSON object');
+  const { data, trainer, seed, workers, name } = body;
+  if (!isPlainObject(data)) throw new HttpError(400, 'body field data must be an object');
+  if (!isPlainObject(trainer)) throw new HttpError(400, 'body field trainer must be an object');
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new HttpError(400, `body field seed must be an integer, got ${JSON.stringify(seed)}`);
+  }
+  if (typeof workers !== 'number' || !Number.isSafeInteger(workers) || workers < 1) {
+    throw new HttpError(
+      400,
+      `body field workers must be an integer >= 1, got ${JSON.stringify(workers)}`,
+    );
+  }
+  if (name !== undefined && typeof name !== 'string') {
+    throw new HttpError(400, 'body field name must be a string when given');
+  }
+  return { data, trainer, seed, workers, ...(name === undefined ? {} : { name }) };
+}
+
+function idParam(params: unknown): string {
+  const id = (params as { id?: unknown }).id;
+  return typeof id === 'string' ? id : '';
+}
+
+async function sweepOr404(store: ExperimentStoreApi, id: string): Promise<SweepRecord> {
+  const sweep = isValidRecordId(id) ? await store.getSweep(id) : null;
+  if (sweep === null) throw new HttpError(404, `unknown sweep ${JSON.stringify(id)}`);
+  return sweep;
+}
+
+async function trialOr404(store: ExperimentStoreApi, id: string): Promise<TrialRecord> {
+  const trial = isValidRecordId(id) ? await store.getTrial(id) : null;
+  if (trial === null) throw new HttpError(404, `unknown trial ${JSON.stringify(id)}`);
+  return trial;
+}
+
+/** A file-name-safe form of an id for Content-Disposition. */
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { store, checkpoints, control } = deps;
+
+  app.get('/api/health', async () => ({ ok: true, version: deps.version }));
+
+  app.get('/api/sweeps', async () => {
+    const sweeps = await store.listSweeps();
+    const counts = await Promise.all(sweeps.map((s) => store.sweepCounts(s.id)));
+    return { sweeps: sweeps.map((s, i) => ({ ...s, counts: counts[i] })) };
+  });
+
+  app.get('/api/sweeps/:id', async (req) => {
+    const sweep = await sweepOr404(store, idParam(req.params));
+    return { sweep, counts: await store.sweepCounts(sweep.id) };
+  });
+
+  app.get('/api/sweeps/:id/trials', async (req) => {
+    const query = trialQuery(req.query as Query);
+    const sweep = await sweepOr404(store, idParam(req.params));
+    return store.listTrials(sweep.id, query);
+  });
+
+  app.get('/api/sweeps/:id/best-history', async (req) => {
+    const sweep = await sweepOr404(store, idParam(req.params));
+    const { trials } = await store.listTrials(sweep.id);
+    return { points: bestHistory(sweep, trials) };
+  });
+
+  app.get('/api/sweeps/:id/importance', async (req) => {
+    const sweep = await sweepOr404(store, idParam(req.params));
+    const { trials } = await store.listTrials(sweep.id);
+    return { method: 'spearman', params: importance(sweep, trials) };
+  });
+
+  app.get('/api/sweeps/:id/parallel', async (req) => {
+    const sweep = await sweepOr404(store, idParam(req.params));
+    const { trials } = await store.listTrials(sweep.id);
+    return parallelRows(sweep, trials);
+  });
+
+  app.get('/api/sweeps/:id/events', async (req) => {
+    const sweep = await sweepOr404(store, idParam(req.params));
+    return { events: await store.sweepEvents(sweep.id) };
+  });
+
+  for (const action of SWEEP_ACTIONS) {
+    app.post(`/api/sweeps/:id/${action}`, { config: { admin: true } }, async (req, reply) => {
+      const id = idParam(req.params);
+      if (!isValidRecordId(id)) throw new HttpError(404, `unknown sweep ${JSON.stringify(id)}`);
+      const sweep = await control[action](id);
+      deps.log.info({ sweepId: id, action }, 'sweep action from the API');
+      return reply.code(202).send({ sweep });
+    });
+  }
+
+  app.post('/api/sweeps', { config: { admin: true } }, async (req, reply) => {
+    const sweep = await control.createSweep(sweepBody(req.body));
+    deps.log.info({ sweepId: sweep.id }, 'sweep created from the API');
+    return reply.code(201).send({ sweep });
+  });
+
+  app.post('/api/trials', { config: { admin: true } }, async (req, reply) => {
+    const trial = await control.createTrial(loneTrialBody(req.body));
+    return reply.code(201).send({ trial });
+  });
+
+  app.get('/api/trials', async (req) => store.listTrials(null, trialQuery(req.query as Query)));
+
+  app.get('/api/trials/:id', async (req) => {
+    const trial = await trialOr404(store, idParam(req.params));
+    const [epochs, events, last, best] = await Promise.all([
+      store.epochs(trial.id),
+      store.events(trial.id),
+      checkpoints.info(trial.id, 'last'),
+      checkpoints.info(trial.id, 'best'),
+    ]);
+    return { trial, epochs, events, checkpoint: { last, best } };
+  });
+
+  app.get('/api/trials/:id/curves', async (req) => {
+    const query = req.query as Query;
+    const maxPoints = intParam(query, 'maxPoints', { min: 2, max: 5000, default: 1000 });
+    const requested = listParam(query, 'names');
+    const after = listParam(query, 'after');
+    const trial = await trialOr404(store, idParam(req.params));
+    const known = await store.curveNames(trial.id);
+    const names = requested === undefined || requested.length === 0 ? known : requested;
+    for (const n of names) {
+      if (!known.includes(n)) {
+        throw new HttpError(
+          404,
+          `trial ${JSON.stringify(trial.id)} has no curve ${JSON.stringify(n)}`,
+        );
+      }
+    }
+    // `after`: one cursor for every name (the dashboard groups curves whose cursors are equal)
+    // or one per name, in the order of `names`.
+    if (after !== undefined) {
+      if (requested === undefined || (after.length !== 1 && after.length !== requested.length)) {
+        throw new HttpError(
+          400,
+          'query parameter after needs names, and one cursor for all of them or one per name',
+        );
+      }
+      const bad = after.find((c) => !CURSOR.test(c));
+      if (bad !== undefined) {
+        throw new HttpError(400, `query parameter after: bad cursor ${JSON.stringify(bad)}`);
+      }
+    }
+    const curves = await Promise.all(
+      names.map((name, i) =>
+        store.curve(
+          trial.id,
+          name,
+          after === undefined
+            ? { maxPoints }
+            : { maxPoints, after: (after[i] ?? after[0]) as string },
+        ),
+      ),
+    );
+    return { curves };
+  });
+
+  app.get('/api/trials/:id/checkpoint', async (req, reply) => {
+    const kind = stringParam(req.query as Query, 'kind') ?? 'last';
+    if (kind !== 'last' && kind !== 'best') {
+      throw new HttpError(
+        400,
+        `query parameter kind must be last or best, got ${JSON.stringify(kind)}`,
+      );
+    }
+    const trial = await trialOr404(store, idParam(req.params));
+    const ckpt = await checkpoints.get(trial.id, kind);
+    if (ckpt === null) {
+      throw new HttpError(404, `trial ${JSON.stringify(trial.id)} has no ${kind} checkpoint`);
+    }
+    const file = `trial-${safeName(trial.id)}-${kind}-epoch${ckpt.epoch}.safetensors`;
+    return reply
+      .header('Content-Type', 'application/octet-stream')
+      .header('Content-Disposition', `attachment; filename="${file}"`)
+      .header('X-Checkpoint-Sha256', ckpt.sha256)
+      .header('X-Checkpoint-Epoch', String(ckpt.epoch))
+      .send(ckpt.data);
+  });
+
+  app.get('/api/workers', async () => ({ workers: await store.listWorkers() }));
+}

@@ -1,0 +1,227 @@
+/**
+ * The coordinator's HTTP server: the dashboard's static files, its JSON API and event stream,
+ * and Prometheus /metrics, on fastify without plugins.
+ *
+ * Security: every answer carries the headers of SECURITY_HEADERS and no CORS header (a page on
+ * another origin cannot read the API); POSTs need the admin token (constant-time check) and
+ * are refused before their body is read; with `readTokenRequired` every /api read and /metrics
+ * needs it too (`Authorization: Bearer`, or `?token=` for EventSource, which cannot send
+ * headers). Request logs carry method, route, status and time but never the query string, so
+ * a `?token=` never reaches a log line. Nothing here knows the join token or the Redis URL.
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { CheckpointStore, ExperimentStoreApi } from '@mmim/experiments';
+import type { Logger } from '@mmim/runtime';
+import { SweepConfigError } from '@mmim/sweep';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import { bearerToken, TokenCheck } from './auth.js';
+import type { SweepControl } from './control.js';
+import { HttpError, SweepActionError } from './errors.js';
+import type { CoordinatorMetrics } from './metrics.js';
+import { registerApiRoutes } from './routes.js';
+import { ChangeHub, EventStreams } from './sse.js';
+import { StaticFiles } from './static.js';
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
+
+export interface HttpServerOptions {
+  store: ExperimentStoreApi;
+  checkpoints: CheckpointStore;
+  control: SweepControl;
+  /** Needed by every POST; also by reads when `readTokenRequired`. */
+  adminToken: string;
+  /** Reads need the admin token too (default on when bound to a non-loopback address). */
+  readTokenRequired: boolean;
+  /** The built dashboard (apps/dashboard's output); null serves the API only. */
+  staticDir: string | null;
+  metrics: CoordinatorMetrics;
+  log: Logger;
+  /** Reported by /api/health; default: the coordinator package's version. */
+  version?: string;
+  /** Interval of the SSE `: ping` comment; default 15 000 ms. */
+  ssePingMs?: number;
+}
+
+export interface HttpServerHandle {
+  /** Starts listening; port 0 picks a free one. */
+  listen(host: string, port: number): Promise<{ url: string; port: number }>;
+  /** `http://host:port` once listening, else null. */
+  readonly url: string | null;
+  /** Ends event streams, stops the change subscription, closes the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The path part of a request URL (no query string). */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** Paths that need the read token in read-token mode (the page itself and health stay open). */
+function isProtectedRead(path: string): boolean {
+  return (path.startsWith('/api/') && path !== '/api/health') || path === '/metrics';
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
+  const { store, metrics } = options;
+  const log = options.log.child({ component: 'http' });
+  const admin = new TokenCheck(options.adminToken);
+  const staticFiles = options.staticDir === null ? null : new StaticFiles(options.staticDir);
+  const hub = new ChangeHub(store, log);
+  const streams = new EventStreams(hub, options.ssePingMs ?? 15_000);
+
+  // No fastify logger: its request lines would carry the URL (and so a `?token=`).
+  const app = Fastify({
+    logger: false,
+    return503OnClosing: true,
+    // Errors raised before routing (a malformed %-escape in the path) skip the hooks: set the
+    // headers here, and do not echo the path.
+    frameworkErrors: (err, _req, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      void reply
+        .code(err.statusCode ?? 400)
+        .headers(SECURITY_HEADERS)
+        .send({ error: err.code === 'FST_ERR_BAD_URL' ? 'malformed URL path' : err.message });
+    },
+  });
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    // Every method but GET/HEAD changes something: all of them need the admin token.
+    const adminRoute = (req.routeOptions.config as { admin?: boolean } | undefined)?.admin === true;
+    if (adminRoute || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      if (!admin.matches(bearerToken(req.headers.authorization))) {
+        throw new HttpError(
+          401,
+          'this action needs the admin token (Authorization: Bearer <token>)',
+        );
+      }
+      return;
+    }
+    if (options.readTokenRequired && isProtectedRead(pathOf(req.url))) {
+      const query = req.query as Record<string, unknown>;
+      const given =
+        bearerToken(req.headers.authorization) ??
+        (typeof query['token'] === 'string' ? query['token'] : null);
+      if (!admin.matches(given)) {
+        throw new HttpError(
+          401,
+          'reading needs the token (Authorization: Bearer <token> or ?token=)',
+        );
+      }
+    }
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const label = route === '/*' ? 'static' : route;
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeHttpRequest(label, reply.statusCode, seconds);
+    const line = {
+      method: req.method,
+      route: label,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    if (reply.statusCode >= 500) log.error(line, 'request failed');
+    else log.debug(line, 'request');
+  });
+
+  app.setErrorHandler(async (err: FastifyError | Error, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    if (err instanceof SweepActionError) {
+      const code = err.code === 'not-found' ? 404 : err.code === 'conflict' ? 409 : 400;
+      return reply.code(code).send({ error: err.message });
+    }
+    if (err instanceof SweepConfigError) return reply.code(400).send({ error: err.message });
+    const status = (err as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: err.message });
+    }
+    log.error({ err, method: req.method, route: req.routeOptions.url }, 'request handler failed');
+    return reply.code(500).send({ error: 'internal error (see the coordinator log)' });
+  });
+
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send({ error: `no route ${req.method} ${pathOf(req.url)}` }),
+  );
+
+  registerApiRoutes(app, {
+    store,
+    checkpoints: options.checkpoints,
+    control: options.control,
+    version: options.version ?? packageVersion(),
+    log,
+  });
+
+  app.get('/api/events', { exposeHeadRoute: false }, async (_req, reply) => {
+    reply.hijack(); // a long-lived stream: fastify must not answer or time it
+    await streams.serve(reply.raw, { ...SECURITY_HEADERS });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const { contentType, body } = await metrics.render();
+    return reply.header('Content-Type', contentType).send(body);
+  });
+
+  app.get('/*', async (req, reply) => {
+    const path = pathOf(req.url);
+    if (path.startsWith('/api/') || staticFiles === null) {
+      return reply.code(404).send({ error: `no route GET ${path}` });
+    }
+    const file = await staticFiles.resolve(path);
+    if (file === null) return reply.code(404).send({ error: `no file ${path}` });
+    return reply
+      .header('Content-Type', file.contentType)
+      .header('Content-Length', String(file.size))
+      .header('Cache-Control', 'no-cache')
+      .send(fs.createReadStream(file.path));
+  });
+
+  let closing: Promise<void> | null = null;
+  let url: string | null = null;
+  return {
+    get url() {
+      return url;
+    },
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const addr = app.server.address() as AddressInfo;
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      log.info({ host: addr.address, port: addr.port }, 'dashboard listening');
+      url = `http://${shownHost}:${addr.port}`;
+      return { url, port: addr.port };
+    },
+    close() {
+      closing ??= (async () => {
+        streams.closeAll();
+        await hub.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}

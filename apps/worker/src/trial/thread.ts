@@ -1,0 +1,192 @@
+/**
+ * The trial thread (a `worker_threads` Worker started by TrialRunner ahead of its trial: loading
+ * this code and the TF.js backend takes seconds, which a spare thread spends before the
+ * assignment arrives). On its one StartTrial message it prepares the trial from
+ * its spec, joins the rank group over Redis, resumes from the trial's last checkpoint in Redis
+ * when there is one, trains, and reports to the main thread by message. All TF.js work happens
+ * here, so the main thread's heartbeats never wait for a step.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import type { RankGroup } from '@mmim/model';
+import { CheckpointStore } from '@mmim/experiments';
+import { RedisCollectives } from '@mmim/param-server';
+import { initBackend } from '@mmim/runtime';
+import {
+  Trainer,
+  parseTrialSpec,
+  prepareTrial,
+  type TrainResult,
+  type TrainerEvent,
+  type TrainerOptions,
+} from '@mmim/trainer';
+import { RedisRankGroup } from '../dp/redis-rank-group.js';
+import type {
+  CurvePoint,
+  StartTrial,
+  ThreadBoot,
+  ThreadInit,
+  ThreadMessage,
+  TrialSummary,
+} from './messages.js';
+
+const port = parentPort;
+if (port === null) throw new Error('trial/thread.ts runs only as a worker thread');
+const post = (m: ThreadMessage): void => port.postMessage(m);
+const boot = workerData as ThreadBoot;
+const backendReady = initBackend({ backend: boot.backend });
+backendReady.then(
+  () => post({ type: 'ready' }),
+  () => undefined, // reported by run() when a trial needs the backend
+);
+
+/** Times the group's calls: the seconds a step spends exchanging with its peers. */
+class TimedGroup implements RankGroup {
+  seconds = 0;
+  constructor(readonly inner: RedisRankGroup) {}
+  async allGather(...args: Parameters<RankGroup['allGather']>) {
+    const t0 = performance.now();
+    try {
+      return await this.inner.allGather(...args);
+    } finally {
+      this.seconds += (performance.now() - t0) / 1000;
+    }
+  }
+  async sumGradients(...args: Parameters<RankGroup['sumGradients']>) {
+    const t0 = performance.now();
+    try {
+      return await this.inner.sumGradients(...args);
+    } finally {
+      this.seconds += (performance.now() - t0) / 1000;
+    }
+  }
+}
+
+/** Runs the trial to its end; resolves with rank 0's summary (every rank computes it). */
+async function run(init: ThreadInit): Promise<TrialSummary> {
+  await backendReady;
+  const spec = parseTrialSpec(init.configJson);
+  if (spec.trialId !== init.trialId) {
+    throw new Error(
+      `config_json names trial '${spec.trialId}' but AssignTrial names '${init.trialId}'`,
+    );
+  }
+  if (init.worldSize > 1 && init.redisUrl === null)
+    throw new Error(
+      `trial ${spec.trialId} has ${init.worldSize} ranks: the worker needs --redis URL`,
+    );
+  const prepared = await prepareTrial(spec, { cacheDir: path.join(init.runDir, 'data-cache') });
+  const dir = path.join(init.runDir, 'trials', `${spec.trialId}.a${spec.attempt}.r${init.rank}`);
+  fs.mkdirSync(dir, { recursive: true });
+
+  const redis = init.redisUrl === null ? null : new Redis(init.redisUrl);
+  const blocking = init.redisUrl === null || init.worldSize === 1 ? null : new Redis(init.redisUrl);
+  try {
+    const store = redis === null ? null : new CheckpointStore(redis);
+    let group: TimedGroup | null = null;
+    if (redis !== null && blocking !== null) {
+      // A fresh namespace per attempt: a dead group's leftover parts never mix with this one's.
+      const collectives = new RedisCollectives(
+        redis,
+        blocking,
+        `${spec.trialId}.a${spec.attempt}`,
+        init.rank,
+        init.worldSize,
+        { timeoutMs: init.collectiveTimeoutMs },
+      );
+      group = new TimedGroup(new RedisRankGroup(collectives, prepared.bert.hidden_size));
+    }
+
+    let trainer: Trainer | null = null;
+    let lastPs = { bytes: 0, seconds: 0 };
+    const onEvent = (e: TrainerEvent): void => {
+      if (e.type === 'step' && trainer !== null) {
+        const points: CurvePoint[] = [{ name: 'train/loss', value: e.report.loss }];
+        points.push({ name: 'train/lld', value: e.report.lld });
+        if (Number.isFinite(e.report.nce)) points.push({ name: 'train/nce', value: e.report.nce });
+        if (e.report.H !== null) points.push({ name: 'train/H', value: e.report.H });
+        for (const opt of [trainer.stepper.mainOptimizer, trainer.stepper.mmilbOptimizer])
+          for (const g of opt.groups) points.push({ name: `lr/${g.name}`, value: g.lr });
+        if (group !== null) {
+          const now = { bytes: group.inner.bytesMoved, seconds: group.seconds };
+          points.push({ name: 'ps/bytes', value: now.bytes - lastPs.bytes });
+          points.push({ name: 'ps/seconds', value: now.seconds - lastPs.seconds });
+          lastPs = now;
+        }
+        post({
+          type: 'step',
+          epoch: e.epoch,
+          step: trainer.stepper.globalStep,
+          stepTimeMs: e.ms,
+          samplesPerSecond: e.ms > 0 ? e.samples / (e.ms / 1000) : 0,
+          points,
+        });
+      } else if (e.type === 'epoch') {
+        post({ type: 'epoch', record: e.record });
+      }
+    };
+    // Rank 0 alone writes checkpoints: every rank holds the same parameters.
+    const checkpointing: Partial<TrainerOptions> =
+      init.rank === 0
+        ? {
+            outDir: path.join(dir, 'checkpoints'),
+            onCheckpoint: async (c) => {
+              const bytes = fs.readFileSync(c.path);
+              await store?.put(spec.trialId, c.kind, bytes, c.epoch);
+              post({ type: 'checkpoint', kind: c.kind, epoch: c.epoch, bytes: bytes.length });
+            },
+          }
+        : {};
+    const common = {
+      data: prepared.data,
+      batches: prepared.batches,
+      bert: prepared.bert,
+      onEvent,
+      ...checkpointing,
+      ...(group === null
+        ? {}
+        : { distributed: { rank: init.rank, worldSize: init.worldSize, group } }),
+    };
+    const stored = store === null ? null : await store.get(spec.trialId, 'last');
+    if (stored !== null) {
+      const file = path.join(dir, 'resume.safetensors');
+      fs.writeFileSync(file, stored.data);
+      trainer = await Trainer.resume(file, common);
+      post({ type: 'note', note: 'resumed', epoch: trainer.epochsDone });
+    } else {
+      trainer = new Trainer({ ...common, config: prepared.config });
+    }
+    let stoppedBy: TrialSummary['stoppedBy'] = 'max-epochs';
+    const result: TrainResult = await trainer.run();
+    if (result.history.length > 0 && trainer.epochsDone < prepared.config.num_epochs)
+      stoppedBy = 'early-stopping';
+    trainer.dispose();
+    return {
+      epochs: result.history.length,
+      bestEpoch: result.best?.epoch ?? null,
+      bestValid: result.bestValid,
+      bestTest: result.bestTest,
+      stoppedBy,
+    };
+  } finally {
+    await Promise.allSettled([redis?.quit(), blocking?.quit()]);
+    // Without Redis the local checkpoints are the only copy: keep them.
+    if (redis !== null) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The end is posted after run()'s clean-up: the main thread terminates the thread on it.
+port.once('message', (m: StartTrial) => {
+  run(m.init).then(
+    (result) => post({ type: 'end', outcome: 'COMPLETED', error: '', result }),
+    (err: unknown) =>
+      post({
+        type: 'end',
+        outcome: 'FAILED',
+        error: err instanceof Error ? err.message : String(err),
+        result: null,
+      }),
+  );
+});

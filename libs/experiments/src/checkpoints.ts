@@ -1,0 +1,139 @@
+/**
+ * Trial checkpoints kept in Redis, so that any worker on any node can resume a trial and the
+ * dashboard can offer the file for download without a shared file system.
+ *
+ * A checkpoint is an opaque byte string (the trainer's safetensors file) cut into chunks of at
+ * most CHECKPOINT_CHUNK_BYTES, each its own key: Redis never holds one huge value that would
+ * stall it on read or write. Writes are atomic for readers: the chunks of version n+1 are
+ * written first, then one MULTI swaps the pointer hash, then the old chunks are deleted. A
+ * reader that sees the pointer sees every chunk it names (it re-reads once if a concurrent
+ * write deleted them under it). Every key carries the `{trial:ID}` hash tag (one slot).
+ */
+import { createHash } from 'node:crypto';
+import type { Redis, Cluster } from 'ioredis';
+import type { TrialId } from './types.js';
+
+export const CHECKPOINT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export type CheckpointKind = 'last' | 'best';
+
+export interface CheckpointInfo {
+  epoch: number;
+  bytes: number;
+  sha256: string;
+  savedAt: number;
+}
+
+export interface StoredCheckpoint extends CheckpointInfo {
+  data: Buffer;
+}
+
+function checkTrialId(id: TrialId): void {
+  if (id.length === 0 || /[{}\s]/.test(id)) {
+    throw new Error(
+      `invalid trial id ${JSON.stringify(id)}: must be non-empty, no braces or spaces`,
+    );
+  }
+}
+
+export class CheckpointStore {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly prefix = 'mmim:',
+  ) {}
+
+  private pointerKey(trial: TrialId, kind: CheckpointKind): string {
+    checkTrialId(trial);
+    return `${this.prefix}{trial:${trial}}:ckpt:${kind}`;
+  }
+
+  private chunkKey(trial: TrialId, kind: CheckpointKind, version: number, i: number): string {
+    return `${this.prefix}{trial:${trial}}:ckpt:${kind}:v${version}:${i}`;
+  }
+
+  async put(trial: TrialId, kind: CheckpointKind, data: Uint8Array, epoch: number): Promise<void> {
+    const pointer = this.pointerKey(trial, kind);
+    const previous = await this.redis.hgetall(pointer);
+    const prevVersion = previous.version === undefined ? 0 : Number(previous.version);
+    const prevChunks = previous.chunks === undefined ? 0 : Number(previous.chunks);
+    const version = prevVersion + 1;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const chunks = Math.max(1, Math.ceil(buf.length / CHECKPOINT_CHUNK_BYTES));
+    for (let i = 0; i < chunks; i++) {
+      await this.redis.set(
+        this.chunkKey(trial, kind, version, i),
+        buf.subarray(i * CHECKPOINT_CHUNK_BYTES, (i + 1) * CHECKPOINT_CHUNK_BYTES),
+      );
+    }
+    const info: Record<string, string> = {
+      version: String(version),
+      chunks: String(chunks),
+      epoch: String(epoch),
+      bytes: String(buf.length),
+      sha256: createHash('sha256').update(buf).digest('hex'),
+      savedAt: String(Date.now()),
+    };
+    await this.redis.multi().del(pointer).hset(pointer, info).exec();
+    for (let i = 0; i < prevChunks; i++) {
+      await this.redis.del(this.chunkKey(trial, kind, prevVersion, i));
+    }
+  }
+
+  async info(trial: TrialId, kind: CheckpointKind): Promise<CheckpointInfo | null> {
+    const h = await this.redis.hgetall(this.pointerKey(trial, kind));
+    if (h.version === undefined) return null;
+    return {
+      epoch: Number(h.epoch),
+      bytes: Number(h.bytes),
+      sha256: h.sha256 ?? '',
+      savedAt: Number(h.savedAt),
+    };
+  }
+
+  /** The newest complete checkpoint, verified against its sha256; null when none was stored. */
+  async get(trial: TrialId, kind: CheckpointKind): Promise<StoredCheckpoint | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const h = await this.redis.hgetall(this.pointerKey(trial, kind));
+      if (h.version === undefined) return null;
+      const version = Number(h.version);
+      const chunks = Number(h.chunks);
+      const parts: Buffer[] = [];
+      let missing = false;
+      for (let i = 0; i < chunks; i++) {
+        const part = await this.redis.getBuffer(this.chunkKey(trial, kind, version, i));
+        if (part === null) {
+          missing = true;
+          break;
+        }
+        parts.push(part);
+      }
+      if (missing) continue; // replaced while we read: read the new one
+      const data = Buffer.concat(parts);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      if (sha256 !== h.sha256 || data.length !== Number(h.bytes)) {
+        throw new Error(
+          `checkpoint ${kind} of trial ${trial} is corrupt in Redis: ${data.length} bytes with sha256 ${sha256}, expected ${h.bytes} bytes with ${h.sha256}`,
+        );
+      }
+      return {
+        data,
+        epoch: Number(h.epoch),
+        bytes: data.length,
+        sha256,
+        savedAt: Number(h.savedAt),
+      };
+    }
+    throw new Error(`checkpoint ${kind} of trial ${trial} kept changing while being read`);
+  }
+
+  async delete(trial: TrialId): Promise<void> {
+    for (const kind of ['last', 'best'] as const) {
+      const pointer = this.pointerKey(trial, kind);
+      const h = await this.redis.hgetall(pointer);
+      await this.redis.del(pointer);
+      for (let i = 0; i < Number(h.chunks ?? 0); i++) {
+        await this.redis.del(this.chunkKey(trial, kind, Number(h.version), i));
+      }
+    }
+  }
+}

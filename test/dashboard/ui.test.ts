@@ -1,0 +1,356 @@
+/**
+ * The dashboard's pages in Debian's chromium (playwright-core) against the real coordinator:
+ * a local cluster without workers (redis-server and the coordinator as child processes, the
+ * coordinator serving the built dashboard). The test writes the records the scenarios need
+ * straight into the experiment store on that Redis (its writes publish the change events the
+ * page listens to), and creates one sweep through the API so pause/resume go through the
+ * coordinator's real sweep controller (with no workers its trials stay queued).
+ *
+ * Checks: sweeps list (rows, progress, escaped names), trials table sort and filter, pause
+ * without the token (401 text) and with it, a stale pause (409 text), a curve growing on live
+ * points without a reload and catching up after a coordinator restart dropped the stream, the
+ * workers page, and no page error or CSP report. Screenshots: test-output/dashboard/ui-*.png.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { LocalCluster } from '@mmim/cli';
+import {
+  ExperimentStore,
+  fixtureEpoch,
+  fixtureSweep,
+  fixtureTrial,
+  type SweepRecord,
+  type TrialState,
+} from '@mmim/experiments';
+import {
+  markPage,
+  openBrowser,
+  stayed,
+  unexpectedErrors,
+  waitForCount,
+  type BrowserSession,
+} from './browser.js';
+
+const CURVES = ['train/loss', 'train/nce', 'train/lld', 'train/H', 'lr/main'];
+const MARKUP = '<img src=x onerror=alert(1)>';
+const TABLE_SWEEP = 'table-sweep';
+const TABLE_T0 = Date.now() - 3_600_000;
+
+/** A real sweep file: synthetic data, two grid configs; never trained here (no workers). */
+const SWEEP_YAML = `
+name: "${MARKUP}"
+data: {synthetic: mosi, train: 32, valid: 16, test: 16, seed: 7}
+method: grid
+metric: {name: valid.mae, goal: minimize}
+parameters:
+  lr_main: {values: [0.001, 0.003]}
+seeds: [1111]
+workers_per_trial: 1
+run_cap: 2
+trainer: {num_epochs: 3, batch_size: 16}
+`;
+
+/**
+ * The table's sweep, written by the test: 12 trials in every state, best values out of
+ * creation order (0.70 + ((n*7) % 12)/100 for trials that ran) so sorting shows.
+ */
+async function writeTableSweep(store: ExperimentStore): Promise<void> {
+  await store.putSweep(
+    fixtureSweep({
+      id: TABLE_SWEEP,
+      name: 'lr-dropout',
+      createdAt: TABLE_T0,
+      updatedAt: TABLE_T0,
+      runCap: 6,
+      seeds: [1, 2],
+      workersPerTrial: 2,
+      best: { configKey: 'c3', value: 0.71, trialIds: ['t3', 't4'] },
+    }),
+  );
+  const states: TrialState[] = ['completed', 'completed', 'pruned', 'running', 'running', 'queued'];
+  for (let n = 0; n < 12; n++) {
+    const state = states[n % states.length] ?? 'queued';
+    const ran = state !== 'queued';
+    const bestValue = ran ? 0.7 + ((n * 7) % 12) / 100 : null;
+    await store.putTrial(
+      fixtureTrial({
+        id: `t${n}`,
+        sweepId: TABLE_SWEEP,
+        number: n,
+        configKey: `c${Math.floor(n / 2)}`,
+        params: {
+          lr: 1e-4 * (1 + (n % 5)),
+          dropout: 0.1 * (n % 3),
+          optimizer: n % 2 ? 'adam' : 'sgd',
+        },
+        seed: 1 + (n % 2),
+        state,
+        createdAt: TABLE_T0 + n * 1000,
+        startedAt: ran ? TABLE_T0 + n * 1000 + 500 : null,
+        endedAt: state === 'completed' || state === 'pruned' ? TABLE_T0 + n * 1000 + 60_000 : null,
+        epochs: ran ? 3 : 0,
+        lastValue: bestValue === null ? null : bestValue + 0.01,
+        bestValue,
+        bestEpoch: ran ? 2 : null,
+        workersPerTrial: 2,
+        placement: ran
+          ? [
+              { rank: 0, workerId: 'w0', workerName: 'gpu-0' },
+              { rank: 1, workerId: 'w1', workerName: 'gpu-1' },
+            ]
+          : [],
+        attempts: ran ? 1 : 0,
+      }),
+    );
+  }
+  // t3's epochs: valid MAE 0.85, 0.79, 0.80 (its best stays 0.79, its rank in the sort).
+  for (const [e, mae] of [0.85, 0.79, 0.8].entries()) {
+    await store.addEpoch('t3', fixtureEpoch(e + 1, mae), { name: 'valid.mae', goal: 'minimize' });
+  }
+  await store.addEvent('t3', { at: TABLE_T0 + 3500, type: 'started', message: 'on gpu-0, gpu-1' });
+}
+
+/** Appends `count` points to each named curve of a trial (one `points` change event). */
+async function addPoints(
+  store: ExperimentStore,
+  trialId: string,
+  names: string[],
+  count: number,
+  from: Map<string, number>,
+): Promise<void> {
+  const points = [];
+  for (const name of names) {
+    const start = from.get(name) ?? 0;
+    for (let step = start; step < start + count; step++) {
+      points.push({
+        name,
+        step,
+        value: 2 / (1 + step / 50) + 0.05 * Math.sin(step),
+        at: Date.now(),
+      });
+    }
+    from.set(name, start + count);
+  }
+  await store.appendPoints(trialId, points);
+}
+
+describe('dashboard in chromium against the real coordinator', { timeout: 180_000 }, () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'mmim-dashboard-ui-'));
+  let cluster: LocalCluster;
+  let redis: Redis;
+  let store: ExperimentStore;
+  let b: BrowserSession;
+  let sweep: SweepRecord;
+  let base: string;
+  const steps = new Map<string, number>();
+
+  before(async () => {
+    cluster = await LocalCluster.start({
+      workers: 0,
+      runDir,
+      // No httpPort: the cluster picks a free port once, so the restart below reuses it
+      // (with httpPort 0 every coordinator start binds a new port).
+      env: { MMIM_LOG_LEVEL: 'info' },
+    });
+    base = cluster.httpUrl;
+    redis = new Redis(cluster.redisUrl);
+    store = new ExperimentStore(redis);
+    await writeTableSweep(store);
+    await addPoints(store, 't3', CURVES, 50, steps);
+    ({ sweep } = await cluster.api.createSweep(SWEEP_YAML));
+    b = await openBrowser();
+  });
+
+  after(async () => {
+    await b?.browser.close();
+    redis?.disconnect();
+    await cluster?.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('lists the sweeps with progress and escapes names', async () => {
+    const { page } = b;
+    await page.goto(`${base}/#/`);
+    const rows = page.locator('[data-testid="sweep-row"]');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+    assert.equal(await rows.first().getAttribute('data-sweep-id'), sweep.id); // newest first
+    const table = page.locator(`[data-sweep-id="${TABLE_SWEEP}"]`);
+    assert.match(
+      await table.innerText(),
+      /lr-dropout[\s\S]*running[\s\S]*4 done · 4 running · 2 queued · 2 pruned/,
+    );
+    assert.match(await table.innerText(), /0\.71/);
+    // The markup in the API-created sweep's name is text, not an element.
+    assert.equal(await page.locator('main img').count(), 0);
+    assert.match(await rows.first().innerText(), /<img src=x onerror=alert\(1\)>[\s\S]*running/);
+    assert.match(await rows.first().innerText(), /2 queued/);
+    await page.locator('[data-testid="live-status"][data-state="open"]').waitFor();
+    await b.shot('ui-sweeps');
+  });
+
+  it('sorts the trials table by clicking a header and filters by state and text', async () => {
+    const { page } = b;
+    await page.locator('a', { hasText: 'lr-dropout' }).click();
+    await page.waitForURL(new RegExp(`#/sweeps/${TABLE_SWEEP}$`));
+    const rows = page.locator('[data-testid="trial-row"]');
+    await rows.nth(11).waitFor();
+    assert.equal(await rows.first().getAttribute('data-number'), '0');
+    const numbers = async (): Promise<string[]> =>
+      rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-number') ?? ''));
+
+    await page.locator('th[data-sort="bestValue"]').click();
+    await page.locator('th[data-sort="bestValue"][aria-sort="ascending"]').waitFor();
+    await page.locator('[data-testid="trial-row"]:first-child[data-number="0"]').waitFor();
+    const asc = await numbers();
+    assert.deepEqual(asc.slice(0, 3), ['0', '7', '2']);
+    assert.deepEqual(asc.slice(-2).sort(), ['11', '5']); // queued: no value, last
+
+    await page.locator('th[data-sort="bestValue"]').click();
+    await page.locator('th[data-sort="bestValue"][aria-sort="descending"]').waitFor();
+    await page.locator('[data-testid="trial-row"]:first-child[data-number="10"]').waitFor();
+    assert.deepEqual((await numbers()).slice(0, 2), ['10', '3']); // 0.80 and 0.79, the worst
+
+    await page.locator('[data-testid="filter-pruned"]').check();
+    await waitForCount(rows, 2);
+    assert.deepEqual((await numbers()).sort(), ['2', '8']);
+    await page.locator('[data-testid="filter-pruned"]').uncheck();
+    await page.locator('[data-testid="trial-filter"]').fill('"optimizer":"adam"');
+    await waitForCount(rows, 6);
+    assert.deepEqual(
+      (await numbers()).map(Number).every((n) => n % 2 === 1),
+      true,
+    );
+    await page.locator('[data-testid="trial-filter"]').fill('');
+    await rows.nth(11).waitFor();
+    assert.equal(
+      await page.locator('[data-testid="parallel-chart"]').getAttribute('data-points'),
+      '10',
+    );
+    assert.ok(await page.locator('[data-testid="parallel-chart"]').isVisible());
+    await b.shot('ui-sweep');
+  });
+
+  it('refuses pause without the token (401 text shown), then pauses with it', async () => {
+    const { page } = b;
+    const api = cluster.api;
+    await page.goto(`${base}/#/sweeps/${sweep.id}`);
+    await page.locator('[data-testid="trial-row"]').nth(1).waitFor();
+    // No trial has a metric yet: a sentence instead of empty charts.
+    await page.getByText('No trial has a metric yet').waitFor();
+    assert.equal(await page.locator('[data-testid="parallel-chart"]').isVisible(), false);
+    await page.locator('[data-testid="sweep-pause"]:not([disabled])').click();
+    await page.locator('[data-testid="token-dialog"]').waitFor();
+    await page.locator('[data-testid="token-ok"]').click(); // empty: sent without a token
+    const status = page.locator('[data-testid="action-status"]');
+    await status.filter({ hasText: 'HTTP 401' }).waitFor();
+    assert.match(await status.innerText(), /Could not pause: .*admin token/i);
+    assert.equal((await api.sweep(sweep.id)).sweep.state, 'running');
+    await b.shot('ui-pause-refused', false);
+
+    await page.locator('[data-testid="sweep-pause"]').click();
+    await page.locator('[data-testid="token-input"]').fill(cluster.adminToken);
+    await page.locator('[data-testid="token-ok"]').click();
+    await status.filter({ hasText: 'Sweep is paused.' }).waitFor();
+    assert.equal((await api.sweep(sweep.id)).sweep.state, 'paused');
+    // The token is kept for the tab: resume does not ask again.
+    await page.locator('[data-testid="sweep-resume"]:not([disabled])').click();
+    await status.filter({ hasText: 'Sweep is running.' }).waitFor();
+    assert.equal(await page.locator('[data-testid="token-dialog"]').count(), 0);
+    assert.equal((await api.sweep(sweep.id)).sweep.state, 'running');
+
+    // Paused elsewhere, clicked before the page has refetched (it waits 1 s after the change
+    // event): the controller's 409 text is shown, then the page shows the new state.
+    await api.action(sweep.id, 'pause');
+    await page.locator('[data-testid="sweep-pause"]').click({ timeout: 900 });
+    await status.filter({ hasText: 'HTTP 409' }).waitFor();
+    assert.match(
+      await status.innerText(),
+      new RegExp(`Could not pause: sweep ${sweep.id} is paused, not running`),
+    );
+    await page.locator('[data-testid="sweep-resume"]:not([disabled])').waitFor(); // state reloaded
+    assert.equal(
+      await page.locator('[data-testid="token-button"]').innerText(),
+      'Forget admin token',
+    );
+    // The controller's sweep events arrive with the next refresh, newest first.
+    await page.locator('ul.events li', { hasText: 'paused: no new trials start' }).nth(1).waitFor();
+    assert.match(await page.locator('ul.events li').first().innerText(), /paused/);
+    assert.match(await page.locator('ul.events').innerText(), /resumed/);
+    await b.shot('ui-pause-409', false);
+  });
+
+  it('grows a trial curve on live points without reloading, and catches up after a drop', async () => {
+    const { page } = b;
+    const curveRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/trials/t3/curves')) curveRequests.push(r.url());
+    });
+    await page.goto(`${base}/#/trials/t3`);
+    await page.locator('[data-testid="curve-train/loss"][data-points="50"]').waitFor();
+    for (const name of CURVES) {
+      assert.equal(
+        await page.locator(`[data-testid="curve-${name}"]`).getAttribute('data-points'),
+        '50',
+        name,
+      );
+    }
+    assert.equal(
+      await page.locator('[data-testid="curve-epoch/mae"]').getAttribute('data-points'),
+      '6',
+    );
+    assert.equal(await page.locator('[data-testid="epoch-row"]').count(), 3);
+    await page.locator('[data-testid="live-status"][data-state="open"]').waitFor();
+    await markPage(page);
+    const before = curveRequests.length;
+
+    await addPoints(store, 't3', ['train/loss', 'lr/main'], 20, steps);
+    await page.locator('[data-testid="curve-train/loss"][data-points="70"]').waitFor();
+    await addPoints(store, 't3', ['train/loss'], 15, steps);
+    await page.locator('[data-testid="curve-train/loss"][data-points="85"]').waitFor();
+    await page.locator('[data-testid="curve-lr/main"][data-points="70"]').waitFor();
+    assert.equal(
+      await page.locator('[data-testid="curve-train/nce"]').getAttribute('data-points'),
+      '50',
+    );
+    assert.equal(await stayed(page), true, 'the page was reloaded');
+    // Only points after the cursor were asked for, never the whole curve again.
+    const live = curveRequests.slice(before);
+    assert.ok(
+      live.length > 0 && live.every((u) => /[?&]after=\d+/.test(u)),
+      `curve requests after the first load:\n${live.join('\n')}`,
+    );
+
+    // A coordinator restart drops the stream; points written meanwhile publish events that
+    // nobody hears. After EventSource reconnects the page catches up from its cursor.
+    b.expectNetErrors = true;
+    cluster.coordinator?.proc.kill('SIGTERM');
+    await cluster.coordinator?.exited;
+    await page.locator('[data-testid="live-status"]:not([data-state="open"])').waitFor();
+    await addPoints(store, 't3', ['train/nce'], 10, steps);
+    await cluster.startCoordinator();
+    await page
+      .locator('[data-testid="live-status"][data-state="open"]')
+      .waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="curve-train/nce"][data-points="60"]').waitFor();
+    b.expectNetErrors = false;
+    assert.equal(await stayed(page), true, 'the page was reloaded');
+    await b.shot('ui-trial');
+  });
+
+  it('shows the workers page (none joined: the cluster has no workers)', async () => {
+    const { page } = b;
+    await page.locator('nav a', { hasText: 'Workers' }).click();
+    await page.getByText('No workers have joined.').waitFor();
+    assert.equal(await page.locator('[data-testid="worker-row"]').count(), 0);
+    await b.shot('ui-workers');
+  });
+
+  it('ran without page errors or CSP violations', () => {
+    assert.deepEqual(unexpectedErrors(b.errors), []);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * deploy/compose: the compose file validates against the Compose Specification's JSON schema
+ * (the copy dclint 3.1.0 ships, pinned; ajv, draft-07), a wrong key fails it, and the
+ * services hold together (Redis durable, one GPU per worker, secrets git-ignored).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+
+const REPO = path.resolve(import.meta.dirname, '..', '..');
+const COMPOSE_DIR = path.join(REPO, 'deploy', 'compose');
+const COMPOSE_FILE = path.join(COMPOSE_DIR, 'docker-compose.yml');
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  environment?: Record<string, string>;
+  secrets?: string[];
+  volumes?: string[];
+  ports?: string[];
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  configs?: { source: string; target: string }[];
+  command?: string[];
+  deploy?: {
+    resources?: {
+      reservations?: {
+        devices?: { driver?: string; device_ids?: string[]; capabilities?: string[] }[];
+      };
+    };
+  };
+}
+interface Compose {
+  services: Record<string, Service>;
+  secrets: Record<string, { file: string }>;
+  configs: Record<string, { file: string }>;
+  volumes: Record<string, unknown>;
+}
+
+function load(text = fs.readFileSync(COMPOSE_FILE, 'utf8')): Compose {
+  // Compose resolves YAML merge keys (<<: *anchor); so does this parse.
+  return parse(text, { merge: true }) as Compose;
+}
+
+/** The Compose Specification's JSON schema (draft-07) as shipped by dclint (pinned). */
+function composeSchema(): Record<string, unknown> {
+  const require = createRequire(import.meta.url);
+  // dclint's exports map does not list schemas/, so locate it from its package.json.
+  const dir = path.dirname(require.resolve('dclint/package.json'));
+  return JSON.parse(
+    fs.readFileSync(path.join(dir, 'schemas', 'compose.schema.json'), 'utf8'),
+  ) as Record<string, unknown>;
+}
+
+function validator(): (data: unknown) => string[] {
+  const { $schema, ...schema } = composeSchema();
+  // ajv's default draft is 07, registered as http://...#; the schema spells it https://.
+  assert.match(String($schema), /draft-07\/schema$/);
+  // Not strict: the schema carries annotations ajv does not know (e.g. "deprecated").
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validate = ajv.compile(schema);
+  return (data) =>
+    validate(data)
+      ? []
+      : (validate.errors ?? []).map(
+          (e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+        );
+}
+
+describe('deploy/compose', () => {
+  const validate = validator();
+
+  it('validates against the Compose Specification schema', () => {
+    assert.deepEqual(validate(load()), []);
+  });
+
+  it('fails the schema on a misspelled key, at the top of a service and deep inside one', () => {
+    const top = load();
+    (top.services['redis'] as Record<string, unknown>)['volumez'] = ['x:/data'];
+    assert.ok(
+      validate(top).some((e) => /^\/services\/redis must NOT have additional properties/.test(e)),
+    );
+    const deep = load();
+    const reservation = deep.services['worker-gpu0']!.deploy!.resources!.reservations as Record<
+      string,
+      unknown
+    >;
+    reservation['device'] = reservation['devices'];
+    delete reservation['devices'];
+    assert.ok(
+      validate(deep).some((e) =>
+        /^\/services\/worker-gpu0\/deploy\/resources\/reservations must NOT have additional/.test(
+          e,
+        ),
+      ),
+      validate(deep).join('\n'),
+    );
+  });
+
+  it('runs Redis 7 with the shared AOF config, a named volume on /data and a health check', () => {
+    const c = load();
+    const redis = c.services['redis']!;
+    assert.match(redis.image ?? '', /^redis:7\./);
+    const conf = redis.configs?.find((x) => x.target === '/usr/local/etc/redis/redis.conf');
+    assert.ok(conf, 'redis.conf mounted');
+    const confFile = path.resolve(COMPOSE_DIR, c.configs[conf.source]!.file);
+    assert.equal(
+      confFile,
+      path.join(REPO, 'deploy', 'k8s', 'base', 'redis.conf'),
+      'one redis.conf for both',
+    );
+    assert.match(fs.readFileSync(confFile, 'utf8'), /^appendonly yes$/m);
+    assert.match(
+      redis.command?.join(' ') ?? '',
+      /redis-server \/usr\/local\/etc\/redis\/redis.conf --dir \/data --requirepass/,
+    );
+    const volume = redis.volumes?.find((v) => v.endsWith(':/data'));
+    assert.ok(volume && volume.split(':')[0]! in c.volumes, 'named volume for /data');
+    assert.ok((redis as Record<string, unknown>)['healthcheck']);
+  });
+
+  it('starts the coordinator after a healthy Redis, workers after a healthy coordinator', () => {
+    const c = load();
+    assert.equal(c.services['coordinator']!.depends_on?.['redis']?.condition, 'service_healthy');
+    for (const [name, s] of Object.entries(c.services).filter(([n]) => n.startsWith('worker-'))) {
+      assert.equal(s.depends_on?.['coordinator']?.condition, 'service_healthy', name);
+      assert.equal(s.environment?.['MMIM_COORDINATOR'], 'coordinator:50051', name);
+      assert.deepEqual(s.secrets, ['join-token', 'redis-url'], name);
+      assert.deepEqual(
+        s.volumes,
+        ['${MMIM_DATA_DIR:-../../data}:/app/data:ro'],
+        `${name}: datasets`,
+      );
+    }
+    for (const port of c.services['coordinator']!.ports ?? []) {
+      assert.match(
+        port,
+        /^\$\{MMIM_\w+_PUBLISH:-127\.0\.0\.1:\d+\}:\d+$/,
+        'loopback unless told otherwise',
+      );
+    }
+  });
+
+  it('gives each GPU worker its own GPU, seen as device 0', () => {
+    const c = load();
+    const gpuWorkers = Object.entries(c.services).filter(([n]) => /^worker-gpu\d+$/.test(n));
+    assert.ok(gpuWorkers.length >= 2);
+    const ids = gpuWorkers.map(([name, s]) => {
+      const devices = s.deploy?.resources?.reservations?.devices ?? [];
+      assert.equal(devices.length, 1, name);
+      assert.equal(devices[0]!.driver, 'nvidia', name);
+      assert.deepEqual(devices[0]!.capabilities, ['gpu'], name);
+      assert.equal(devices[0]!.device_ids?.length, 1, name);
+      assert.equal(s.environment?.['CUDA_VISIBLE_DEVICES'], '0', name);
+      assert.equal(
+        devices[0]!.device_ids![0],
+        name.replace('worker-gpu', ''),
+        `${name} reserves its own GPU`,
+      );
+      assert.match(s.build?.dockerfile ?? '', /worker-cuda\.Dockerfile$/);
+      return devices[0]!.device_ids![0];
+    });
+    assert.equal(new Set(ids).size, ids.length, 'no GPU shared');
+    assert.deepEqual(c.services['worker-cpu']!.profiles, ['cpu']);
+  });
+
+  it('builds from Dockerfiles that exist, and takes secrets from git-ignored files', () => {
+    const c = load();
+    for (const [name, s] of Object.entries(c.services)) {
+      if (!s.build) continue;
+      const context = path.resolve(COMPOSE_DIR, s.build.context);
+      assert.equal(context, REPO, `${name}: the build context is the repository root`);
+      assert.ok(
+        fs.existsSync(path.join(context, s.build.dockerfile)),
+        `${name}: ${s.build.dockerfile}`,
+      );
+    }
+    for (const [name, secret] of Object.entries(c.secrets)) {
+      const rel = path.relative(REPO, path.resolve(COMPOSE_DIR, secret.file));
+      assert.equal(rel, `deploy/compose/secrets/${name}`);
+      const out = execFileSync('git', ['check-ignore', rel], { cwd: REPO, encoding: 'utf8' });
+      assert.equal(out.trim(), rel, `${rel} is git-ignored`);
+    }
+  });
+});
