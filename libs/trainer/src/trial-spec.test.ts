@@ -19,6 +19,18 @@ const base: TrialSpecInput = {
 const json = (over: Record<string, unknown> = {}): string => JSON.stringify({ ...base, ...over });
 
 describe('trial spec', () => {
+  it('takes an exchange compression of none (default) or fp16, and names a bad one', () => {
+    assert.equal(parseTrialSpec(json()).exchange, undefined);
+    assert.equal(
+      parseTrialSpec(json({ exchange: { compression: 'fp16' } })).exchange?.compression,
+      'fp16',
+    );
+    assert.throws(
+      () => parseTrialSpec(json({ exchange: { compression: 'int8' } })),
+      (e: Error) => e instanceof TrialSpecError && /exchange\.compression/.test(e.message),
+    );
+  });
+
   it('names the offending field', () => {
     assert.throws(() => parseTrialSpec('{'), /not valid JSON/);
     assert.throws(() => parseTrialSpec(json({ attempt: 0 })), /attempt/);

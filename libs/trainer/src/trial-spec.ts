@@ -58,6 +58,14 @@ export const trialSpecSchema = z
      * the dataset's config.json when one sits beside the data, else TINY_BERT.
      */
     bert: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * How ranks exchange gradients: 'fp16' halves the bytes but is NOT exact (the summed
+     * gradient's relative error is about 1e-4; docs/param-server.md). Default 'none' (exact).
+     */
+    exchange: z
+      .object({ compression: z.enum(['none', 'fp16']).default('none') })
+      .strict()
+      .optional(),
   })
   .strict();
 

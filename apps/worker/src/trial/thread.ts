@@ -96,7 +96,11 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         init.worldSize,
         { timeoutMs: init.collectiveTimeoutMs },
       );
-      group = new TimedGroup(new RedisRankGroup(collectives, prepared.bert.hidden_size));
+      group = new TimedGroup(
+        new RedisRankGroup(collectives, prepared.bert.hidden_size, {
+          compression: spec.exchange?.compression ?? 'none',
+        }),
+      );
     }
 
     let trainer: Trainer | null = null;
