@@ -37,8 +37,8 @@ RUN apt-get update \
  && groupadd --system --gid 10001 mmim \
  && useradd --system --uid 10001 --gid mmim --no-create-home --home-dir /app --shell /usr/sbin/nologin mmim
 WORKDIR /app
-# MMIM_LIVENESS_FILE: read by the health check (and by a worker that touches it after each
-# acknowledged heartbeat; until a worker does, the check falls back to a process check).
+# MMIM_LIVENESS_FILE: the worker touches it every 5 s while its event loop turns; the health
+# check fails when it is older than MMIM_LIVENESS_MAX_AGE_S (60).
 ENV NODE_ENV=production \
     MMIM_BACKEND=wasm \
     MMIM_LIVENESS_FILE=/tmp/mmim-worker-alive

@@ -3,10 +3,10 @@
  * Container health check of a worker. Exits 0 when healthy, 1 when not.
  *
  * 1. Liveness file: when MMIM_LIVENESS_FILE names a file that exists, the worker is healthy
- *    while the file's mtime is at most MMIM_LIVENESS_MAX_AGE_S seconds old (default 60). A
- *    worker that touches it after each acknowledged heartbeat is thereby checked end to end
- *    (process alive, event loop turning, coordinator reachable). An absent file is not an
- *    error: a worker version that does not write one falls through to the process check.
+ *    while the file's mtime is at most MMIM_LIVENESS_MAX_AGE_S seconds old (default 60). The
+ *    worker touches it every 5 s while its event loop turns (apps/worker/src/index.ts); not
+ *    tied to reaching the coordinator, because a worker keeps training through a coordinator
+ *    restart. An absent file is not an error: it falls through to the process check.
  * 2. Process check: a process whose command line runs the mmim CLI (or MMIM_CLI) with the
  *    `worker` subcommand exists. In a container whose PID 1 is tini, the container stops with
  *    the worker anyway; this check mainly catches a wrapper left running without its worker.

@@ -72,6 +72,7 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
       MMIM_WORKER_NAME: 'deploy-worker',
       MMIM_BACKEND: 'wasm',
       MMIM_LOG_LEVEL: 'info',
+      MMIM_LIVENESS_FILE: path.join(dir, 'worker-alive'),
     };
   });
   after(async () => {
@@ -117,6 +118,19 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
       env,
     });
     assert.equal(check.status, 0, check.stderr);
+    // The worker keeps its liveness file fresh; a stale one fails the check.
+    const alive = fs.statSync(path.join(dir, 'worker-alive'));
+    assert.ok(Date.now() - alive.mtimeMs < 30_000, 'liveness file touched recently');
+    const stale = path.join(dir, 'stale-alive');
+    fs.writeFileSync(stale, '1\n');
+    const old = new Date(Date.now() - 600_000);
+    fs.utimesSync(stale, old, old);
+    const staleCheck = spawnSync(process.execPath, ['deploy/healthcheck/worker-health.mjs'], {
+      encoding: 'utf8',
+      env: { ...env, MMIM_LIVENESS_FILE: stale },
+    });
+    assert.equal(staleCheck.status, 1);
+    assert.match(staleCheck.stderr, /last touched \d+ s ago/);
   });
 
   it('fails the gRPC health check once the coordinator is gone', async () => {

@@ -76,6 +76,29 @@ export interface RunningWorker {
   readonly runner: TrialRunner;
 }
 
+/**
+ * Touches `file` every 5 s while this process's event loop turns: the container health check
+ * (deploy/healthcheck/worker-health.mjs) reads its age. Deliberately not tied to reaching the
+ * coordinator: a worker keeps training through a coordinator restart and must not be killed
+ * for it.
+ */
+function startLivenessFile(file: string | undefined, log: Logger): { stop(): void } {
+  if (!file) return { stop: () => undefined };
+  const touch = (): void => {
+    try {
+      const now = new Date();
+      if (fs.existsSync(file)) fs.utimesSync(file, now, now);
+      else fs.writeFileSync(file, `${process.pid}\n`);
+    } catch (err) {
+      log.warn({ file, err: (err as Error).message }, 'cannot touch the liveness file');
+    }
+  };
+  touch();
+  const timer = setInterval(touch, 5000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version?: string;
@@ -120,9 +143,11 @@ export async function startWorker(
     'joining',
   );
   const done = agent.run();
+  const liveness = startLivenessFile(process.env['MMIM_LIVENESS_FILE'], log);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      liveness.stop();
       const hadTrial = runner.current !== null;
       await runner.close();
       // Give the session a moment to carry the final TrialEnded before it closes.
