@@ -126,6 +126,47 @@ export class CheckpointStore {
     throw new Error(`checkpoint ${kind} of trial ${trial} kept changing while being read`);
   }
 
+  /**
+   * A checkpoint read chunk by chunk (one chunk in memory at a time), for downloads of
+   * checkpoints too large to hold whole. The sha256 is checked as the chunks pass: the
+   * iterator throws at the end on a mismatch, and throws at once when the version it started
+   * reading is replaced underneath it (the caller aborts the download; a retry gets the new one).
+   */
+  async open(
+    trial: TrialId,
+    kind: CheckpointKind,
+  ): Promise<(CheckpointInfo & { chunks: () => AsyncGenerator<Buffer> }) | null> {
+    const h = await this.redis.hgetall(this.pointerKey(trial, kind));
+    if (h.version === undefined) return null;
+    const version = Number(h.version);
+    const count = Number(h.chunks);
+    const expected = h.sha256 ?? '';
+    const chunks = async function* (this: CheckpointStore): AsyncGenerator<Buffer> {
+      const hash = createHash('sha256');
+      for (let i = 0; i < count; i++) {
+        const part = await this.redis.getBuffer(this.chunkKey(trial, kind, version, i));
+        if (part === null) {
+          throw new Error(`checkpoint ${kind} of trial ${trial} was replaced while being read`);
+        }
+        hash.update(part);
+        yield part;
+      }
+      const sha256 = hash.digest('hex');
+      if (sha256 !== expected) {
+        throw new Error(
+          `checkpoint ${kind} of trial ${trial} is corrupt in Redis: sha256 ${sha256}, expected ${expected}`,
+        );
+      }
+    }.bind(this);
+    return {
+      epoch: Number(h.epoch),
+      bytes: Number(h.bytes),
+      sha256: expected,
+      savedAt: Number(h.savedAt),
+      chunks,
+    };
+  }
+
   async delete(trial: TrialId): Promise<void> {
     for (const kind of ['last', 'best'] as const) {
       const pointer = this.pointerKey(trial, kind);

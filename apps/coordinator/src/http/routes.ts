@@ -2,6 +2,7 @@
  * The dashboard's JSON API (docs/dashboard-api.md): reads go to the experiment store and the
  * checkpoint store, the sweep actions to the coordinator's SweepControl.
  */
+import { Readable } from 'node:stream';
 import {
   isValidRecordId,
   type CheckpointStore,
@@ -215,17 +216,19 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
       );
     }
     const trial = await trialOr404(store, idParam(req.params));
-    const ckpt = await checkpoints.get(trial.id, kind);
+    // Streamed chunk by chunk: a BERT-base checkpoint is over a gigabyte.
+    const ckpt = await checkpoints.open(trial.id, kind);
     if (ckpt === null) {
       throw new HttpError(404, `trial ${JSON.stringify(trial.id)} has no ${kind} checkpoint`);
     }
     const file = `trial-${safeName(trial.id)}-${kind}-epoch${ckpt.epoch}.safetensors`;
     return reply
       .header('Content-Type', 'application/octet-stream')
+      .header('Content-Length', String(ckpt.bytes))
       .header('Content-Disposition', `attachment; filename="${file}"`)
       .header('X-Checkpoint-Sha256', ckpt.sha256)
       .header('X-Checkpoint-Epoch', String(ckpt.epoch))
-      .send(ckpt.data);
+      .send(Readable.from(ckpt.chunks()));
   });
 
   app.get('/api/workers', async () => ({ workers: await store.listWorkers() }));
