@@ -270,7 +270,9 @@ export class SweepController implements TrialHooks {
   async onTrialEnd(trial: TrialRecord): Promise<void> {
     const id = trial.sweepId;
     if (id === null || !this.#live.has(id)) return;
-    await this.#withLock(id, async () => {
+    // Queued behind the sweep's lock, not awaited: a trial may end inside a locked action
+    // (cancel ends every trial), and waiting here would wait for that action itself.
+    void this.#withLock(id, async () => {
       await this.#updateBest(id);
       await this.#fill(id);
     });
