@@ -210,6 +210,11 @@ export class Trainer {
     return this.state.epoch;
   }
 
+  /** Every finished epoch so far (restored ones included after `resume`). */
+  get history(): readonly EpochRecord[] {
+    return this.state.history;
+  }
+
   /** Train until `upToEpoch` (default: num_epochs) or early stopping. */
   async run(upToEpoch = this.opts.config.num_epochs): Promise<TrainResult> {
     const c = this.opts.config;

@@ -166,8 +166,14 @@ export class TrialManager {
           this.#onBroken(b.trial.trialId, b.lostWorkerId, b.lostRank),
         ),
     );
-    registry.on('epochReport', (w, r) => void this.#guard('epoch', () => this.#onEpoch(w, r)));
-    registry.on('trialEnded', (w, e) => void this.#guard('ended', () => this.#onEnded(w, e)));
+    // One trial's reports are handled one after another, in arrival order: epoch n before
+    // n + 1, every epoch before the trial's end.
+    registry.on('epochReport', (w, r) =>
+      this.#inOrder(r.trialId, () => this.#guard('epoch', () => this.#onEpoch(w, r))),
+    );
+    registry.on('trialEnded', (w, e) =>
+      this.#inOrder(e.trialId, () => this.#guard('ended', () => this.#onEnded(w, e))),
+    );
     registry.on('metric', (p) => this.#onMetric(p));
   }
 
@@ -642,6 +648,16 @@ export class TrialManager {
 
   async #event(trialId: TrialId, type: TrialEventType, message: string): Promise<void> {
     await this.#o.store.addEvent(trialId, { at: Date.now(), type, message });
+  }
+
+  readonly #reportChains = new Map<TrialId, Promise<void>>();
+
+  #inOrder(trialId: TrialId, fn: () => Promise<void>): void {
+    const next = (this.#reportChains.get(trialId) ?? Promise.resolve()).then(fn);
+    this.#reportChains.set(trialId, next);
+    void next.then(() => {
+      if (this.#reportChains.get(trialId) === next) this.#reportChains.delete(trialId);
+    });
   }
 
   /** Runs an async handler; an error is logged (with what was being done), never thrown. */

@@ -159,6 +159,9 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
       fs.writeFileSync(file, stored.data);
       trainer = await Trainer.resume(file, common);
       post({ type: 'note', note: 'resumed', epoch: trainer.epochsDone });
+      // The epochs the checkpoint holds are reported again: whoever trained them may have been
+      // cut off before its reports reached the coordinator (which ignores epochs it has).
+      for (const record of trainer.history) post({ type: 'epoch', record });
     } else {
       trainer = new Trainer({ ...common, config: prepared.config });
     }
