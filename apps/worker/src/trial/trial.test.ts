@@ -300,12 +300,22 @@ describe('trials on worker processes', () => {
     assign('c', { trialId: 'resume', rank: 0, worldSize: 1, configJson: spec('resume', 2) });
     const e = await ended('resume', 0);
     assert.equal(e.outcome, 'TRIAL_OUTCOME_COMPLETED', `${e.error}\n${c.stderr.join('')}`);
+    // The new attempt re-sends epoch 1 from the checkpoint (whoever trained it may have been
+    // cut off before reporting it), then trains only epoch 2.
+    const again = coordinator.epochReports.slice(reportsBefore);
     assert.deepEqual(
-      coordinator.epochReports.slice(reportsBefore).map((r) => r.report.epoch),
-      [2],
-      'the new attempt resumed after epoch 1',
+      again.map((r) => r.report.epoch),
+      [1, 2],
+      'epoch 1 re-sent from the checkpoint, epoch 2 trained',
     );
-    assert.ok(c.stderr.join('').includes('"msg":"trial resumed"'));
+    const first = coordinator.epochReports
+      .slice(0, reportsBefore)
+      .find((r) => r.report.trialId === 'resume' && r.report.epoch === 1);
+    assert.equal(again[0]?.report.recordJson, first?.report.recordJson, 'the same epoch-1 record');
+    assert.ok(
+      c.stderr.join('').includes('"epoch":1,"msg":"trial resumed"'),
+      'resumed after epoch 1',
+    );
     assert.deepEqual(
       relativeDifferences(await storedWeights('resume'), await storedWeights('ref')),
       [],
