@@ -76,6 +76,20 @@ const KEY_FLAGS: [flag: string, key: string, parse: (v: string) => unknown, help
   ['--when <n>', 'when', toInt, 'ReduceLROnPlateau patience'],
 ];
 
+/** The trainer config keys given as flags (commander names them in camelCase). */
+function keyFlagValues(opts: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [flag, key] of KEY_FLAGS) {
+    const prop =
+      flag
+        .slice(2)
+        .split(' ')[0]
+        ?.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()) ?? '';
+    if (opts[prop] !== undefined) values[key] = opts[prop];
+  }
+  return values;
+}
+
 const train = program
   .command('train')
   .description(
@@ -145,14 +159,7 @@ train.action(async (opts: Record<string, unknown>) => {
   if (opts.bert !== undefined && opts.bertConfig !== undefined)
     throw new UsageError('--bert and --bert-config exclude each other');
   const overrides: Record<string, unknown> = {};
-  for (const [flag, key] of KEY_FLAGS) {
-    const prop =
-      flag
-        .slice(2)
-        .split(' ')[0]
-        ?.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()) ?? '';
-    if (opts[prop] !== undefined) overrides[key] = opts[prop];
-  }
+  Object.assign(overrides, keyFlagValues(opts));
   if (opts.seed !== undefined) overrides.seed = opts.seed;
   if (opts.shuffle === false) overrides.shuffle = false;
   if (opts.referenceSelection) overrides.reference_selection = true;
@@ -190,14 +197,7 @@ function distributedTrainOptions(
   }
   const trainer: Record<string, unknown> = {};
   if (typeof opts.preset === 'string') trainer.preset = opts.preset;
-  for (const [flag, key] of KEY_FLAGS) {
-    const prop =
-      flag
-        .slice(2)
-        .split(' ')[0]
-        ?.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()) ?? '';
-    if (opts[prop] !== undefined) trainer[key] = opts[prop];
-  }
+  Object.assign(trainer, keyFlagValues(opts));
   if (opts.synthetic && trainer.num_epochs === undefined) trainer.num_epochs = 2;
   return {
     workers: opts.workers as number,

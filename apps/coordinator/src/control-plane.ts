@@ -16,6 +16,7 @@ import { Coordinator, type TlsFiles } from './coordinator.js';
 import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
 import { TrialQueue } from './trials/trial-queue.js';
+import { newTrialRecord } from './trials/new-trial.js';
 import { CoordinatorMetrics, createHttpServer, type HttpServerHandle } from './http/index.js';
 
 export interface ControlPlaneOptions {
@@ -174,29 +175,17 @@ export class ControlPlane {
   /** Queues one trial outside any sweep. */
   async createLoneTrial(input: LoneTrialInput): Promise<TrialRecord> {
     const id = `${(input.name ?? 'trial').replace(/[^a-zA-Z0-9_-]+/g, '-').slice(0, 32)}-${randomBytes(3).toString('hex')}`;
-    const now = Date.now();
-    const trial: TrialRecord = {
+    const trial = newTrialRecord({
       id,
       sweepId: null,
       number: 0,
       configKey: id,
       params: {},
       seed: input.seed,
-      spec: { trialId: id, attempt: 1, seed: input.seed, data: input.data, trainer: input.trainer },
-      state: 'queued',
-      createdAt: now,
-      startedAt: null,
-      endedAt: null,
-      epochs: 0,
-      lastValue: null,
-      bestValue: null,
-      bestEpoch: null,
       workersPerTrial: input.workers,
-      placement: [],
-      attempts: 0,
-      error: null,
-      checkpointEpoch: null,
-    };
+      data: input.data,
+      trainer: input.trainer,
+    });
     await this.trials.submit(trial);
     return trial;
   }

@@ -39,6 +39,7 @@ import {
 import type { Logger } from '@mmim/runtime';
 import type { EpochDecision, TrialHooks, TrialManager } from '../trials/trial-manager.js';
 import { SweepActionError } from '../http/index.js';
+import { newTrialRecord } from '../trials/new-trial.js';
 
 interface ConfigEntry {
   index: number;
@@ -376,30 +377,18 @@ export class SweepController implements TrialHooks {
     const trainer = mergeDeep(spec.trainer, expandDotted(params));
     for (const [s, seed] of spec.seeds.entries()) {
       const trialId = `${record.id}-c${index}-s${s}`;
-      const now = Date.now();
       await this.#o.trials.submit(
-        {
+        newTrialRecord({
           id: trialId,
           sweepId: record.id,
           number: index * spec.seeds.length + s,
           configKey: key,
           params,
           seed,
-          spec: { trialId, attempt: 1, seed, data: dataOf(spec), trainer },
-          state: 'queued',
-          createdAt: now,
-          startedAt: null,
-          endedAt: null,
-          epochs: 0,
-          lastValue: null,
-          bestValue: null,
-          bestEpoch: null,
           workersPerTrial: spec.workersPerTrial,
-          placement: [],
-          attempts: 0,
-          error: null,
-          checkpointEpoch: null,
-        },
+          data: dataOf(spec),
+          trainer,
+        }),
         spec.maxFailures,
       );
     }
@@ -441,31 +430,24 @@ export class SweepController implements TrialHooks {
     await this.#o.store.addSweepEvent(id, { at: Date.now(), type, message });
   }
 
-  async #withLock(id: SweepId, fn: () => Promise<void>): Promise<void> {
-    const prev = this.#locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch((err: unknown) => {
-      this.#log.error({ sweepId: id, err: (err as Error).message }, 'sweep update failed');
-    });
-    this.#locks.set(id, settled);
-    await settled;
+  /** Runs `fn` after every earlier action on the sweep; its result or error is the caller's. */
+  #withLockResult<T>(id: SweepId, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#locks.get(id) ?? Promise.resolve()).then(fn);
+    // The chain continues whatever this action's outcome.
+    this.#locks.set(
+      id,
+      run.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return run;
   }
 
-  async #withLockResult<T>(id: SweepId, fn: () => Promise<T>): Promise<T> {
-    let result: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
-    const prev = this.#locks.get(id) ?? Promise.resolve();
-    const run = prev.then(async () => {
-      try {
-        result = { ok: true, value: await fn() };
-      } catch (error) {
-        result = { ok: false, error };
-      }
+  /** The same for internal work: an error is logged, not thrown. */
+  async #withLock(id: SweepId, fn: () => Promise<void>): Promise<void> {
+    await this.#withLockResult(id, fn).catch((err: unknown) => {
+      this.#log.error({ sweepId: id, err: (err as Error).message }, 'sweep update failed');
     });
-    this.#locks.set(id, run);
-    await run;
-    const r = result as { ok: true; value: T } | { ok: false; error: unknown } | null;
-    if (r === null) throw new Error('unreachable');
-    if (!r.ok) throw r.error;
-    return r.value;
   }
 }

@@ -1,0 +1,31 @@
+import type { TrialRecord } from '@mmim/experiments';
+
+/** What differs between new trials; everything else starts the same (queued, nothing run). */
+export type NewTrial = Pick<
+  TrialRecord,
+  'id' | 'sweepId' | 'number' | 'configKey' | 'params' | 'seed' | 'workersPerTrial'
+> & {
+  /** The trial spec's data and trainer parts; id, attempt and seed are filled in. */
+  data: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+};
+
+export function newTrialRecord(t: NewTrial): TrialRecord {
+  const { data, trainer, ...fields } = t;
+  return {
+    ...fields,
+    spec: { trialId: t.id, attempt: 1, seed: t.seed, data, trainer },
+    state: 'queued',
+    createdAt: Date.now(),
+    startedAt: null,
+    endedAt: null,
+    epochs: 0,
+    lastValue: null,
+    bestValue: null,
+    bestEpoch: null,
+    placement: [],
+    attempts: 0,
+    error: null,
+    checkpointEpoch: null,
+  };
+}
