@@ -5,10 +5,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients/register.js';
 import { registerWasmKernelFixes } from './kernels/register.js';
 import { createLogger, type Logger } from './logger.js';
+import type { GpuAdapterInfo } from './webgpu/adapter.js';
+import { BackendUnavailableError, describeWebGpu, loadWebGpu } from './webgpu/candidate.js';
 
 /** A backend to force, or 'auto' for the fastest one installed. */
 export type BackendChoice = 'auto' | BackendName;
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+/** How a backend is being chosen: 'auto' skips what would be slow or absent; forced must work. */
+export type SelectionMode = 'auto' | 'forced';
 
 export interface InitBackendOptions {
   /** Default 'auto', or the value of `MMIM_BACKEND` when that is set. */
@@ -25,6 +30,8 @@ export interface BackendInfo {
   device: string;
   /** Threads the backend computes with. */
   threads: number;
+  /** The GPU adapter (webgpu only). */
+  adapter?: GpuAdapterInfo;
 }
 
 /** How to load and describe one backend; the real ones are in DEFAULT_CANDIDATES. */
@@ -35,15 +42,25 @@ export interface BackendCandidate {
   tfjsName: string;
   /** Whether the package can be resolved (a missing optional dependency is not an error). */
   isInstalled(): boolean;
-  /** Imports the package so that it registers its backend; may throw if it is broken. */
-  load(): Promise<void>;
+  /**
+   * Imports the package so that it registers its backend; may throw if it is broken, or throw
+   * BackendUnavailableError when it has nothing to run on here ('auto' then moves on quietly).
+   */
+  load(mode: SelectionMode): Promise<void>;
   /** Runs once TF.js has switched to the backend. */
   describe(): Promise<Omit<BackendInfo, 'name' | 'package'>>;
   /** Runs after the switch, before initBackend returns (e.g. kernel fixes). */
   afterSwitch?(): void;
 }
 
-const CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const CHOICES: readonly BackendChoice[] = [
+  'auto',
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'wasm',
+  'cpu',
+];
 const require = createRequire(import.meta.url);
 
 function resolvable(pkg: string): boolean {
@@ -135,6 +152,15 @@ const wasmCandidate: BackendCandidate = {
   },
 };
 
+const webgpuCandidate: BackendCandidate = {
+  name: 'webgpu',
+  package: '@tensorflow/tfjs-backend-webgpu',
+  tfjsName: 'webgpu',
+  isInstalled: () => resolvable('@tensorflow/tfjs-backend-webgpu') && resolvable('webgpu'),
+  load: (mode) => loadWebGpu(mode),
+  describe: async () => describeWebGpu(),
+};
+
 const cpuCandidate: BackendCandidate = {
   name: 'cpu',
   package: '@tensorflow/tfjs-backend-cpu',
@@ -146,9 +172,13 @@ const cpuCandidate: BackendCandidate = {
   describe: async () => ({ device: 'CPU (JavaScript)', threads: 1 }),
 };
 
-/** In 'auto' order: fastest first. */
+/**
+ * In 'auto' order: fastest first. webgpu comes after CUDA (tfjs-node-gpu is the established GPU
+ * path where it is installed) and is taken only for a hardware adapter (never a CPU rasteriser).
+ */
 export const DEFAULT_CANDIDATES: readonly BackendCandidate[] = [
   nativeCandidate('tensorflow-gpu', '@tensorflow/tfjs-node-gpu'),
+  webgpuCandidate,
   nativeCandidate('tensorflow', '@tensorflow/tfjs-node'),
   wasmCandidate,
   cpuCandidate,
@@ -166,8 +196,8 @@ export function resolveChoice(option: BackendChoice | undefined): BackendChoice 
   return choice as BackendChoice;
 }
 
-async function activate(candidate: BackendCandidate): Promise<BackendInfo> {
-  await candidate.load();
+async function activate(candidate: BackendCandidate, mode: SelectionMode): Promise<BackendInfo> {
+  await candidate.load(mode);
   if (!(await tf.setBackend(candidate.tfjsName))) {
     throw new Error(`TF.js could not initialise the '${candidate.tfjsName}' backend`);
   }
@@ -195,14 +225,12 @@ export async function selectBackend(
       );
     }
     try {
-      return await activate(candidate);
+      return await activate(candidate, 'forced');
     } catch (cause) {
-      throw new Error(
-        `backend '${choice}' (${candidate.package}) failed to load: ${String(cause)}`,
-        {
-          cause,
-        },
-      );
+      const why = cause instanceof Error ? cause.message : String(cause);
+      throw new Error(`backend '${choice}' (${candidate.package}) failed to load: ${why}`, {
+        cause,
+      });
     }
   }
   for (const candidate of candidates) {
@@ -214,8 +242,15 @@ export async function selectBackend(
       continue;
     }
     try {
-      return await activate(candidate);
+      return await activate(candidate, 'auto');
     } catch (err) {
+      if (err instanceof BackendUnavailableError) {
+        logger.debug(
+          { backend: candidate.name, reason: err.message },
+          'backend installed but nothing to run it on here',
+        );
+        continue;
+      }
       // Installed but broken (e.g. a native addon built for another platform): skip it.
       logger.warn(
         { backend: candidate.name, package: candidate.package, err },
@@ -233,7 +268,8 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Selects and initialises the TF.js backend (see docs/runtime.md): 'auto' tries
- * @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node, wasm and cpu, in that order. Also
+ * @tensorflow/tfjs-node-gpu, webgpu (a hardware GPU adapter only), @tensorflow/tfjs-node, wasm
+ * and cpu, in that order. Also
  * registers the gradients training needs and, on wasm, our kernel fixes. Calling it again with
  * the same choice returns the same info without re-initialising; a different choice switches.
  */
@@ -256,6 +292,7 @@ export function initBackend(options: InitBackendOptions = {}): Promise<BackendIn
         package: info.package,
         device: info.device,
         threads: info.threads,
+        ...(info.adapter !== undefined ? { adapter: info.adapter } : {}),
         choice,
       },
       'TF.js backend ready',

@@ -4,7 +4,8 @@
  * ```ts
  * import { initBackend, createLogger, readSafetensorsFile } from '@mmim/runtime';
  *
- * const info = await initBackend(); // 'auto' (or MMIM_BACKEND): tfjs-node-gpu > tfjs-node > wasm > cpu
+ * const info = await initBackend(); // 'auto' (or MMIM_BACKEND): tfjs-node-gpu > webgpu (hardware
+ *                                   // adapters only) > tfjs-node > wasm > cpu
  * createLogger('trainer').info(info, 'backend'); // { name: 'wasm', device: 'CPU (wasm, SIMD, 1 thread)', ... }
  * const { tensors, metadata } = await readSafetensorsFile('weights.safetensors');
  * ```
@@ -20,6 +21,11 @@ export {
   type BackendName,
   type InitBackendOptions,
 } from './backend.js';
+export {
+  prepareGpuEnvironment,
+  type GpuAdapterInfo,
+  type WebGpuRoute,
+} from './webgpu/adapter.js';
 export { registerGradients } from './gradients/register.js';
 export { registerWasmKernelFixes } from './kernels/register.js';
 export { createLogger, type Logger } from './logger.js';
