@@ -4,8 +4,8 @@
  * ```ts
  * const model = MmimModel.initialize(resolveMmimConfig({ bert: TINY_BERT, d_vin: 20, d_ain: 5 }), 1111);
  * const stepper = new TwoStageStepper(model, optimizationConfig);
- * stepper.beginStage(0); stepper.step(batch);   // -lld, MMILB optimiser
- * stepper.beginStage(1); stepper.step(batch);   // task + alpha nce - beta lld - beta H
+ * stepper.beginStage(0); await stepper.step(batch);   // -lld, MMILB optimiser
+ * stepper.beginStage(1); await stepper.step(batch);   // task + alpha nce - beta lld - beta H
  * ```
  */
 export {
@@ -40,6 +40,7 @@ export {
   type OptimizationConfig,
   type Stage,
   type StepReport,
+  type StepValues,
 } from './stepper.js';
 export {
   TorchAdam,
@@ -47,12 +48,26 @@ export {
   ADAM_DEFAULTS,
   type AdamGroup,
   type AdamHyper,
+  type AdamOptimizer,
   type AdamSlot,
 } from './optim/adam.js';
+export { DeviceAdam } from './optim/device-adam.js';
 export { clipFactor, globalNorm } from './optim/clip.js';
-export { cholesky, inverseFromCholesky, tryLogdet } from './layers/logdet.js';
+export { cholesky, inverseFromCholesky, spdLogdet } from './layers/logdet.js';
 export { clampLengths, lstmRecurrence } from './layers/lstm.js';
-export { entropyTerm, labelSignIndices, type EntropyMemory } from './layers/entropy.js';
+export {
+  disposeMemory,
+  entropyMemoryFromRows,
+  entropyTerm,
+  labelSignIndices,
+  type EntropyMemory,
+} from './layers/entropy.js';
+export {
+  BACKEND_PROFILES,
+  assertModelKernels,
+  backendProfile,
+  type BackendProfile,
+} from './kernels/registry.js';
 export { cpcNce, l2NormalizeRows } from './layers/heads.js';
 export type { DropoutContext, ParamLookup } from './layers/basic.js';
 export { MOSI_SHAPE, randomBatch, sliceBatch, type RandomBatchShape } from './synthetic.js';

@@ -1,6 +1,9 @@
 /**
  * MMIM (MultiModal InfoMax) in TensorFlow.js: parameters as tf.Variables under the reference's
- * state-dict names, with a host (Float32Array) master copy that the optimisers update.
+ * state-dict names, with a host (Float32Array) copy. With a host optimiser (wasm, cpu) the host
+ * copy is the master that Adam updates and uploads; with a device optimiser (GPU backends) the
+ * variables are the master and the host copy is refreshed on demand (`pullToHost`), so a
+ * training step never reads parameters back.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
@@ -17,6 +20,7 @@ import {
   mmilbLld,
 } from './layers/heads.js';
 import { clampLengths, lstmFinalState } from './layers/lstm.js';
+import { registerModelKernels } from './kernels/registry.js';
 import {
   initialStateDict,
   isBertParamTrainable,
@@ -70,14 +74,20 @@ export class MmimModel {
   readonly specs: readonly ParamSpec[];
   private readonly specByName: Map<ParamName, ParamSpec>;
   private readonly variables = new Map<ParamName, tf.Variable>();
-  /** Host master copy of every parameter: what optimisers update and checkpoints save. */
+  /**
+   * Host copy of every parameter: the master for a host optimiser; behind the variables after a
+   * device optimiser's step until `pullToHost()` (stateDict() refuses a stale copy).
+   */
   readonly host = new Map<ParamName, Float32Array>();
+  /** False while the variables hold newer values than `host` (device optimiser). */
+  private hostCurrent = true;
   private readonly variableToParam = new Map<string, ParamName>();
   /** Number of BERT layers computed outside the gradient scope (frozen). */
   readonly frozenBertLayers: number;
   private readonly bertFrozenEntirely: boolean;
 
   constructor(config: MmimConfig, state: Map<ParamName, Float32Array>) {
+    registerModelKernels();
     this.config = config;
     this.specs = mmimParamSpecs(config);
     this.specByName = new Map(this.specs.map((s) => [s.name, s]));
@@ -132,6 +142,31 @@ export class MmimModel {
     return p;
   }
 
+  /** The variables were updated on the device: `host` is stale until pullToHost(). */
+  markDeviceAhead(): void {
+    this.hostCurrent = false;
+  }
+
+  /** Whether `host` holds the current parameters. */
+  get hostIsCurrent(): boolean {
+    return this.hostCurrent;
+  }
+
+  /** Refresh `host` from the variables (asynchronous reads; a no-op when already current). */
+  async pullToHost(): Promise<void> {
+    if (this.hostCurrent) return;
+    const entries = [...this.variables];
+    const values = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
+    entries.forEach(([name], i) => this.host.get(name)?.set(values[i] as Float32Array));
+    this.hostCurrent = true;
+  }
+
+  /** Copies of every parameter, read from the device first when needed. */
+  async readStateDict(): Promise<Map<ParamName, Float32Array>> {
+    await this.pullToHost();
+    return this.stateDict();
+  }
+
   /** Copy host values into the variables (after an optimiser step or a load). */
   syncToDevice(names: Iterable<ParamName>): void {
     for (const name of names) {
@@ -157,15 +192,30 @@ export class MmimModel {
         if (!state.has(spec.name)) throw new Error(`checkpoint lacks parameter '${spec.name}'`);
       }
     }
+    if (!this.hostCurrent && !strict) {
+      throw new Error(
+        'loadStateDict(strict = false) after a device step: await pullToHost() first so that the ' +
+          'parameters not in the state dict keep their current values',
+      );
+    }
     for (const [name, value] of state) {
       const h = this.host.get(name);
       if (h !== undefined) h.set(value);
     }
     this.syncToDevice([...state.keys()].filter((n) => this.host.has(n)));
+    if (strict) this.hostCurrent = true;
   }
 
-  /** Copies of every parameter (reference names, PyTorch layouts). */
+  /**
+   * Copies of every parameter (reference names, PyTorch layouts). After a device optimiser's
+   * step use readStateDict() (this throws rather than return stale values).
+   */
   stateDict(): Map<ParamName, Float32Array> {
+    if (!this.hostCurrent) {
+      throw new Error(
+        'the parameters live on the device (device optimiser): use await model.readStateDict()',
+      );
+    }
     return new Map([...this.host].map(([k, v]) => [k, Float32Array.from(v)]));
   }
 
@@ -315,14 +365,14 @@ export class MmimModel {
     };
   }
 
-  /** Predictions only, in evaluation mode (no dropout), as plain numbers. */
-  predict(batch: MmimBatch): Float32Array {
+  /** Predictions only, in evaluation mode (no dropout), as plain numbers (read asynchronously). */
+  async predict(batch: MmimBatch): Promise<Float32Array> {
     const preds = tf.tidy(() => {
       const prefix = this.textPrefix(batch, null);
       return this.forward(batch, { dropout: null, withProjections: false, textPrefix: prefix })
         .preds;
     });
-    const values = preds.dataSync() as Float32Array;
+    const values = Float32Array.from((await preds.data()) as Float32Array);
     preds.dispose();
     return values;
   }

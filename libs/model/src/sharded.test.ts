@@ -131,10 +131,14 @@ async function runParallel(
         assert.equal(rep.loss, reports[0]?.loss, 'every rank reports the same global loss');
     }
   }
-  const params = steppers[0]?.model.stateDict() ?? new Map();
+  const params = (await steppers[0]?.model.readStateDict()) ?? new Map();
   for (const s of steppers.slice(1))
-    for (const [k, v] of s.model.host) assert.deepEqual(v, params.get(k), `ranks disagree on ${k}`);
-  steppers.forEach((s) => s.model.dispose());
+    for (const [k, v] of await s.model.readStateDict())
+      assert.deepEqual(v, params.get(k), `ranks disagree on ${k}`);
+  steppers.forEach((s) => {
+    s.dispose();
+    s.model.dispose();
+  });
   return { params, losses };
 }
 
@@ -150,7 +154,7 @@ describe('exact data parallelism', () => {
     const losses: number[] = [];
     for (const stage of [0, 1, 0, 1] as const) {
       single.beginStage(stage);
-      for (const batch of batches) losses.push(single.step(batch).loss);
+      for (const batch of batches) losses.push((await single.step(batch)).loss);
     }
     const bad: string[] = [];
     for (const K of [1, 2, 3]) {
@@ -161,7 +165,7 @@ describe('exact data parallelism', () => {
           `K=${K} step ${i}: loss ${l} vs ${losses[i]}`,
         ),
       );
-      for (const [name, v] of reference.host) {
+      for (const [name, v] of await reference.readStateDict()) {
         const p = r.params.get(name) ?? new Float32Array(0);
         let num = 0;
         let den = 0;

@@ -46,44 +46,66 @@ export interface CouplingRows {
   lldSum: number;
 }
 
-/** Phase 1: this rank's coupling rows (no tape). */
-export function couplingRows(
+/**
+ * Reads several tensors with ONE asynchronous read (they are flattened and concatenated on the
+ * device first) and returns host copies in the same order. Disposes nothing.
+ */
+export async function readTensors(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
+  if (tensors.length === 0) return [];
+  const flat = tf.tidy(() =>
+    tf.concat(tensors.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1]))),
+  );
+  const data = (await flat.data()) as Float32Array;
+  flat.dispose();
+  const out: Float32Array[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    out.push(data.slice(at, at + t.size));
+    at += t.size;
+  }
+  return out;
+}
+
+/** Phase 1: this rank's coupling rows (no tape), read back with one asynchronous read. */
+export async function couplingRows(
   model: MmimModel,
   share: RankShare,
   drop: DropoutContext,
   withProjections: boolean,
-): CouplingRows {
+): Promise<CouplingRows> {
   const b = share.batch;
-  let rows: CouplingRows | null = null;
-  // The tidy returns nothing: returned typed arrays would be walked element by element.
-  tf.tidy(() => {
+  const outputs = tf.tidy(() => {
     const prefix = model.textPrefix(b, drop);
     const t = model.forward(b, { dropout: drop, withProjections, textPrefix: prefix });
-    const read = (x: tf.Tensor): Float32Array => Float32Array.from(x.dataSync() as Float32Array);
-    const cpc = Object.fromEntries(
-      MODALITIES.map((m) => [
-        m,
-        { x: read(t.cpc[m].x), pred: read(t.cpc[m].pred), dim: t.cpc[m].x.shape[1] ?? 0 },
-      ]),
-    ) as CouplingRows['cpc'];
-    const z: CouplingRows['z'] = {};
-    for (const [pair, p] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
-      z[pair] = { data: read(p), dim: p.shape[1] ?? 0 };
-    }
-    const preds = t.preds.dataSync();
-    let l1Sum = 0;
-    b.labels.forEach((y, i) => (l1Sum += Math.abs((preds[i] ?? 0) - y)));
-    rows = {
-      rows: b.size,
-      cpc,
-      z,
-      labels: Float32Array.from(b.labels),
-      l1Sum,
-      lldSum: (t.lld.dataSync()[0] ?? NaN) * b.size,
-    };
+    const pairs = Object.entries(t.projections) as [PairName, tf.Tensor2D][];
+    const list: tf.Tensor[] = [t.preds, t.lld];
+    for (const m of MODALITIES) list.push(t.cpc[m].x, t.cpc[m].pred);
+    for (const [, p] of pairs) list.push(p);
+    return { list, pairs: pairs.map(([name, p]) => ({ name, dim: p.shape[1] ?? 0 })) };
   });
-  if (rows === null) throw new Error('couplingRows: forward produced nothing');
-  return rows;
+  const values = await readTensors(outputs.list);
+  tf.dispose(outputs.list);
+  const [preds = new Float32Array(0), lld = new Float32Array(0)] = values;
+  const cpc = Object.fromEntries(
+    MODALITIES.map((m, i) => {
+      const x = values[2 + 2 * i] ?? new Float32Array(0);
+      return [m, { x, pred: values[3 + 2 * i] ?? new Float32Array(0), dim: x.length / b.size }];
+    }),
+  ) as CouplingRows['cpc'];
+  const z: CouplingRows['z'] = {};
+  outputs.pairs.forEach(({ name, dim }, k) => {
+    z[name] = { data: values[2 + 2 * MODALITIES.length + k] ?? new Float32Array(0), dim };
+  });
+  let l1Sum = 0;
+  b.labels.forEach((y, i) => (l1Sum += Math.abs((preds[i] ?? 0) - y)));
+  return {
+    rows: b.size,
+    cpc,
+    z,
+    labels: Float32Array.from(b.labels),
+    l1Sum,
+    lldSum: (lld[0] ?? NaN) * b.size,
+  };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
@@ -160,19 +182,22 @@ export interface ShardResult {
   grads: Map<ParamName, Float32Array>;
   /** The global loss and its terms (the same on every rank). */
   values: Omit<StepReport, 'stage' | 'batchIndex' | 'gradNorm' | 'skippedNonFinite' | 'stepped'>;
-  /** The global entropy memory for the next batch (the same on every rank). */
+  /** The global entropy memory for the next batch (the same on every rank; kept tensors). */
   nextMemory: Partial<Record<PairName, EntropyMemory>>;
 }
 
-/** Phase 3: this rank's gradient of the global loss, given everyone's coupling rows. */
-export function shardGradients(
+/**
+ * Phase 3: this rank's gradient of the global loss, given everyone's coupling rows. The
+ * gradients and the coupled terms are read back once, asynchronously (they go to the exchange).
+ */
+export async function shardGradients(
   model: MmimModel,
   share: RankShare,
   global: CouplingRows,
   memory: Partial<Record<PairName, EntropyMemory>>,
   drop: DropoutContext,
   o: ShardOptions,
-): ShardResult {
+): Promise<ShardResult> {
   if (global.rows !== share.globalSize)
     throw new Error(`gathered ${global.rows} rows for a global batch of ${share.globalSize}`);
   const B = share.globalSize;
@@ -180,10 +205,14 @@ export function shardGradients(
   const withProjections = o.stage === 1 && o.contrast;
   const prefix = model.textPrefix(share.batch, drop);
   const nextMemory: Partial<Record<PairName, EntropyMemory>> = {};
-  let H: number | null = null;
-  let nce = 0;
-  let entropySkipped = 0;
-  const { grads } = tf.variableGrads(() => {
+  // Scalars of the global coupled terms, kept for the one read after the backward pass.
+  const kept: {
+    nce: tf.Scalar | null;
+    H: tf.Scalar | null;
+    hOk: tf.Scalar | null;
+    skipped: tf.Scalar | null;
+  } = { nce: null, H: null, hOk: null, skipped: null };
+  const { value, grads } = tf.variableGrads(() => {
     const t = model.forward(share.batch, { dropout: drop, withProjections, textPrefix: prefix });
     const lldShare = tf.mul(t.lld, own);
     if (o.stage === 0) return tf.neg(lldShare) as tf.Scalar;
@@ -200,15 +229,18 @@ export function shardGradients(
       );
     });
     const nceGlobal = tf.addN(nceTerms) as tf.Scalar;
-    nce = nceGlobal.dataSync()[0] ?? NaN;
+    kept.nce = tf.keep(nceGlobal);
     let loss = tf.sub(
       tf.add(yShare, tf.mul(nceGlobal, o.alpha)),
       tf.mul(lldShare, o.beta),
     ) as tf.Scalar;
     let Hsum: tf.Scalar | null = null;
+    let allOk: tf.Scalar | null = null;
+    let skipped: tf.Scalar | null = null;
     for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
       const g = global.z[pair];
       if (g === undefined) throw new Error(`gathered rows lack the ${pair} projections`);
+      // The global rows (own rows live): its memory is the whole batch's, as on one worker.
       const r = entropyTerm(
         withOwnRows(g.data, g.dim, z, share),
         global.labels,
@@ -216,21 +248,40 @@ export function shardGradients(
         o.jitter,
       );
       nextMemory[pair] = r.next;
-      if (r.skipReason !== null) entropySkipped++;
-      if (r.H !== null) Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
+      if (r.H === null || r.ok === null) continue;
+      Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
+      allOk = allOk === null ? r.ok : (tf.mul(allOk, r.ok) as tf.Scalar);
+      const dropped = tf.sub(1, r.ok) as tf.Scalar;
+      skipped = skipped === null ? dropped : (tf.add(skipped, dropped) as tf.Scalar);
     }
-    if (Hsum !== null && entropySkipped === 0) {
-      H = Hsum.dataSync()[0] ?? NaN;
-      if (o.hInLoss) loss = tf.sub(loss, tf.mul(Hsum, o.beta)) as tf.Scalar;
+    if (Hsum !== null && allOk !== null && skipped !== null) {
+      // Masked on the device: a dropped pair leaves H out of the loss altogether.
+      const H = tf.mul(Hsum, allOk) as tf.Scalar;
+      kept.H = tf.keep(H);
+      kept.hOk = tf.keep(allOk);
+      kept.skipped = tf.keep(skipped);
+      if (o.hInLoss) loss = tf.sub(loss, tf.mul(H, o.beta)) as tf.Scalar;
     }
     return loss;
   }, model.trainableVariables());
   prefix?.dispose();
+  value.dispose();
+  const names = Object.keys(grads);
+  const scalars = [kept.nce, kept.H, kept.hOk, kept.skipped].filter(
+    (x): x is tf.Scalar => x !== null,
+  );
+  const values = await readTensors([...names.map((n) => grads[n] as tf.Tensor), ...scalars]);
+  tf.dispose([...Object.values(grads), ...scalars]);
   const out = new Map<ParamName, Float32Array>();
-  for (const [v, g] of Object.entries(grads)) {
-    out.set(model.paramOfVariable(v), Float32Array.from(g.dataSync() as Float32Array));
-    g.dispose();
-  }
+  names.forEach((v, i) => out.set(model.paramOfVariable(v), values[i] as Float32Array));
+  let at = names.length;
+  const next = (t: tf.Scalar | null): number | null =>
+    t === null ? null : ((values[at++] as Float32Array)[0] ?? NaN);
+  const nce = next(kept.nce) ?? NaN;
+  const Hvalue = next(kept.H);
+  const hOk = next(kept.hOk);
+  const skippedCount = next(kept.skipped) ?? 0;
+  const H = hOk === 1 ? Hvalue : null;
   const lld = global.lldSum / B;
   const yLoss = o.stage === 1 ? global.l1Sum / B : null;
   let loss: number;
@@ -240,7 +291,14 @@ export function shardGradients(
     loss = (yLoss ?? 0) + o.alpha * nce - o.beta * lld - (o.hInLoss && H !== null ? o.beta * H : 0);
   return {
     grads: out,
-    values: { loss, yLoss, lld, nce: o.stage === 1 && o.contrast ? nce : NaN, H, entropySkipped },
+    values: {
+      loss,
+      yLoss,
+      lld,
+      nce: o.stage === 1 && o.contrast ? nce : NaN,
+      H,
+      entropySkipped: Math.round(skippedCount),
+    },
     nextMemory,
   };
 }
@@ -269,8 +327,10 @@ export async function dataParallelStep(
     sampleIndex: share.batch.sampleIndex,
   };
   const withProjections = flags.stage === 1 && opt.contrast;
-  const global = await group.allGather(couplingRows(stepper.model, share, drop, withProjections));
-  const r = shardGradients(stepper.model, share, global, stepper.currentMemory(), drop, {
+  const global = await group.allGather(
+    await couplingRows(stepper.model, share, drop, withProjections),
+  );
+  const r = await shardGradients(stepper.model, share, global, stepper.currentMemory(), drop, {
     stage: flags.stage,
     contrast: opt.contrast,
     alpha: opt.alpha,

@@ -13,15 +13,23 @@
  *
  * A step whose gradient norm is not finite is skipped (no weight or moment changes) and
  * reported, so a NaN can never reach the weights.
+ *
+ * Where the step runs is the backend's profile (kernels/registry.ts): with a 'host' optimiser
+ * (wasm, cpu) the gradients are read once, asynchronously, and Adam runs on Float32Arrays; with a
+ * 'device' optimiser (webgpu, tfjs-node) clipping, the finiteness guard and Adam are tensor ops,
+ * and the only read is the step's report (losses, counters, the norm), one small tensor awaited
+ * after everything is enqueued. No step reads a tensor synchronously.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
-import { entropyTerm, type EntropyMemory } from './layers/entropy.js';
+import { disposeMemory, entropyTerm, type EntropyMemory } from './layers/entropy.js';
 import type { DropoutContext } from './layers/basic.js';
 import type { MmimModel, PairName } from './model.js';
 import { sliceBatch } from './synthetic.js';
-import { TorchAdam } from './optim/adam.js';
+import { TorchAdam, type AdamGroup, type AdamOptimizer } from './optim/adam.js';
 import { clipFactor, globalNorm } from './optim/clip.js';
+import { DeviceAdam, type DeviceGrad } from './optim/device-adam.js';
+import { assertModelKernels, type BackendProfile } from './kernels/registry.js';
 import { BERT_PREFIX, groupOf, type ParamName } from './params.js';
 
 const WORD_EMBEDDINGS = `${BERT_PREFIX}embeddings.word_embeddings.weight`;
@@ -95,9 +103,33 @@ export interface StepReport {
   stepped: boolean;
 }
 
+/** The loss terms of a step, as numbers (host) before the bookkeeping fields are added. */
+export type StepValues = Omit<
+  StepReport,
+  'stage' | 'batchIndex' | 'gradNorm' | 'skippedNonFinite' | 'stepped'
+>;
+
+/** The loss terms of a step as device scalars, read once after the step. */
+interface DeviceTerms {
+  loss: tf.Scalar;
+  yLoss: tf.Scalar | null;
+  lld: tf.Scalar;
+  nce: tf.Scalar;
+  /** Sum of the pairs' (masked) entropies, when computed. */
+  H: tf.Scalar | null;
+  /** 1 when every pair's entropy was usable. */
+  hOk: tf.Scalar | null;
+  /** Pairs whose entropy was dropped. */
+  skipped: tf.Scalar | null;
+}
+
+type TermSource = { kind: 'host'; values: StepValues } | { kind: 'device'; terms: DeviceTerms };
+
 export class TwoStageStepper {
-  readonly mmilbOptimizer: TorchAdam;
-  readonly mainOptimizer: TorchAdam;
+  readonly mmilbOptimizer: AdamOptimizer;
+  readonly mainOptimizer: AdamOptimizer;
+  /** How this backend runs the step (kernels, where the optimiser lives). */
+  readonly profile: BackendProfile;
   /** Parameters whose gradient PyTorch would hold as a tensor (not None). */
   readonly gradComputed = new Set<ParamName>();
   /** Optimiser steps taken (both stages): keys the dropout masks. */
@@ -105,21 +137,29 @@ export class TwoStageStepper {
   private memory: Partial<Record<PairName, EntropyMemory>> = {};
   private stage: Stage = 0;
   private batchIndex = 0;
-  /** Summed gradients of the batches since the last step (updateBatch > 1). */
+  /** Summed gradients of the batches since the last step (updateBatch > 1), host path. */
   private pending: Map<ParamName, Float32Array> | null = null;
+  /** The same on the device path ('zero' for a zeroed gradient not yet summed with another). */
+  private pendingOnDevice: Map<ParamName, DeviceGrad> | null = null;
   private pendingCount = 0;
+  /** (V, 1) ones with 0 at the padding token (device path), built on first use. */
+  private paddingRowMask: tf.Tensor | null = null;
 
   constructor(
     readonly model: MmimModel,
     readonly opt: OptimizationConfig,
   ) {
+    // A model op with no kernel on this backend fails here, at the start, not mid-trial.
+    this.profile = assertModelKernels();
     const trainable = new Set(model.trainableVariables().map((v) => model.paramOfVariable(v.name)));
     const names = model.specs.map((s) => s.name).filter((n) => trainable.has(n));
     const by = (g: string): ParamName[] => names.filter((n) => groupOf(n) === g);
-    this.mmilbOptimizer = new TorchAdam([
+    const make = (groups: AdamGroup[]): AdamOptimizer =>
+      this.profile.optimizer === 'device' ? new DeviceAdam(groups) : new TorchAdam(groups);
+    this.mmilbOptimizer = make([
       { name: 'mmilb', params: by('mmilb'), lr: opt.lr_mmilb, weightDecay: opt.weight_decay_club },
     ]);
-    this.mainOptimizer = new TorchAdam([
+    this.mainOptimizer = make([
       { name: 'bert', params: by('bert'), lr: opt.lr_bert, weightDecay: opt.weight_decay_bert },
       { name: 'main', params: by('main'), lr: opt.lr_main, weightDecay: opt.weight_decay_main },
     ]);
@@ -131,27 +171,53 @@ export class TwoStageStepper {
     this.stage = stage;
     this.batchIndex = 0;
     this.pending = null;
+    this.disposePendingOnDevice();
     this.pendingCount = 0;
+    disposeMemory(this.memory);
     this.memory = {};
   }
 
   /** One optimiser step of the current stage on `batch`. */
-  step(batch: MmimBatch): StepReport {
+  async step(batch: MmimBatch): Promise<StepReport> {
+    const { grads, terms, nextMemory } = this.computeGradients(batch);
+    const memory = this.stage === 1 ? nextMemory : undefined;
+    if (this.profile.optimizer === 'device') {
+      return this.applyOnDevice(grads, { kind: 'device', terms }, memory);
+    }
+    // Host optimiser: every gradient and term read once, asynchronously.
+    const entries = [...grads];
+    const [values, ...data] = await Promise.all([
+      readTerms(terms),
+      ...entries.map(([, g]) => g.data() as Promise<Float32Array>),
+    ]);
+    const host = new Map<ParamName, Float32Array>();
+    entries.forEach(([name], i) => host.set(name, Float32Array.from(data[i] as Float32Array)));
+    tf.dispose(entries.map(([, g]) => g));
+    disposeTerms(terms);
+    return this.applyGradients(host, values, memory);
+  }
+
+  /**
+   * Forward and backward of the current stage on `batch`, all on the device: the gradients by
+   * parameter, the loss terms as kept scalars, and (stage 1) the next entropy memory.
+   */
+  private computeGradients(batch: MmimBatch): {
+    grads: Map<ParamName, tf.Tensor>;
+    terms: DeviceTerms;
+    nextMemory: Partial<Record<PairName, EntropyMemory>>;
+  } {
     const { stage, useMemory, hInLoss } = this.stageFlags();
     const { model, opt } = this;
     const drop = { seed: opt.seed, step: this.globalStep, sampleIndex: batch.sampleIndex };
-    const scalars: {
-      y: tf.Scalar | null;
-      lld: tf.Scalar | null;
-      nce: tf.Scalar | null;
-      H: tf.Scalar | null;
-    } = {
-      y: null,
-      lld: null,
-      nce: null,
+    const kept: Omit<DeviceTerms, 'loss'> = {
+      yLoss: null,
+      lld: tf.scalar(Number.NaN),
+      nce: tf.scalar(Number.NaN),
       H: null,
+      hOk: null,
+      skipped: null,
     };
-    let entropySkipped = 0;
+    tf.dispose([kept.lld, kept.nce]);
     const nextMemory: Partial<Record<PairName, EntropyMemory>> = {};
 
     const micro = opt.textMicroBatch ?? 0;
@@ -178,14 +244,16 @@ export class TwoStageStepper {
         textPrefix: prefix,
         text: textLeaf as tf.Tensor2D | null,
       });
-      scalars.lld = tf.keep(t.lld);
-      scalars.nce = tf.keep(t.nce);
+      kept.lld = tf.keep(t.lld);
+      kept.nce = tf.keep(t.nce);
       if (stage === 0) return tf.neg(t.lld) as tf.Scalar;
       const yLoss: tf.Scalar = tf.mean(
         tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels))),
       );
-      scalars.y = tf.keep(yLoss);
+      kept.yLoss = tf.keep(yLoss);
       let Hsum: tf.Scalar | null = null;
+      let allOk: tf.Scalar | null = null;
+      let skipped: tf.Scalar | null = null;
       for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
         const r = entropyTerm(
           z,
@@ -194,19 +262,27 @@ export class TwoStageStepper {
           model.config.entropy_jitter,
         );
         nextMemory[pair] = r.next;
-        if (r.skipReason !== null) entropySkipped++;
-        if (r.H !== null) Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
+        if (r.H === null || r.ok === null) continue;
+        Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
+        allOk = allOk === null ? r.ok : (tf.mul(allOk, r.ok) as tf.Scalar);
+        const dropped = tf.sub(1, r.ok) as tf.Scalar;
+        skipped = skipped === null ? dropped : (tf.add(skipped, dropped) as tf.Scalar);
       }
-      // A pair whose entropy was dropped leaves H out of this step's loss altogether.
-      if (Hsum !== null && entropySkipped === 0) scalars.H = tf.keep(Hsum);
+      // A pair whose entropy was dropped leaves H out of this step's loss altogether: the sum
+      // is masked by every pair's flag (on the device; the report shows H as null then).
+      const H = Hsum === null || allOk === null ? null : (tf.mul(Hsum, allOk) as tf.Scalar);
+      if (H !== null && allOk !== null && skipped !== null) {
+        kept.H = tf.keep(H);
+        kept.hOk = tf.keep(allOk);
+        kept.skipped = tf.keep(skipped);
+      }
       // A new tensor: `yLoss` itself is kept for the report and must outlive `value`.
       if (!opt.contrast) return tf.mul(yLoss, 1) as tf.Scalar;
       let loss: tf.Scalar = tf.sub(
         tf.add(yLoss, tf.mul(t.nce, opt.alpha)),
         tf.mul(t.lld, opt.beta),
       ) as tf.Scalar;
-      if (hInLoss && scalars.H !== null)
-        loss = tf.sub(loss, tf.mul(scalars.H, opt.beta)) as tf.Scalar;
+      if (hInLoss && H !== null) loss = tf.sub(loss, tf.mul(H, opt.beta)) as tf.Scalar;
       return loss as tf.Scalar;
     }, vars);
     prefix?.dispose();
@@ -223,31 +299,10 @@ export class TwoStageStepper {
       }
       tf.dispose(microPrefixes.filter((x): x is tf.Tensor2D => x !== null));
     }
-    const host = new Map<ParamName, Float32Array>();
-    for (const [varName, g] of Object.entries(grads)) {
-      host.set(model.paramOfVariable(varName), Float32Array.from(g.dataSync() as Float32Array));
-      g.dispose();
-    }
-    const read = (s: tf.Scalar | null): number | null => {
-      if (s === null) return null;
-      const x = s.dataSync()[0] ?? Number.NaN;
-      s.dispose();
-      return x;
-    };
-    const loss = value.dataSync()[0] ?? Number.NaN;
-    value.dispose();
-    return this.applyGradients(
-      host,
-      {
-        loss,
-        yLoss: read(scalars.y),
-        lld: read(scalars.lld) ?? Number.NaN,
-        nce: read(scalars.nce) ?? Number.NaN,
-        H: read(scalars.H),
-        entropySkipped,
-      },
-      stage === 1 ? nextMemory : undefined,
-    );
+    const byParam = new Map<ParamName, tf.Tensor>();
+    for (const [varName, g] of Object.entries(grads))
+      byParam.set(model.paramOfVariable(varName), g);
+    return { grads: byParam, terms: { ...kept, loss: value }, nextMemory };
   }
 
   /** Flags of the current stage's batch `i_batch` (the reference's memory and H rules). */
@@ -267,20 +322,37 @@ export class TwoStageStepper {
     return this.memory;
   }
 
+  /** Replaces the entropy memory (stage 1), freeing the previous one. */
+  private replaceMemory(next: Partial<Record<PairName, EntropyMemory>> | undefined): void {
+    if (next === undefined) return;
+    if (this.stage !== 1) {
+      disposeMemory(next);
+      return;
+    }
+    disposeMemory(this.memory);
+    this.memory = next;
+  }
+
   /**
    * The second half of a step, shared by the single-worker and the data-parallel paths: given
    * the (summed) gradients of the whole batch, apply PyTorch's None/zero bookkeeping, the
    * padding row, the non-finite guard, accumulation, clipping and the current stage's Adam.
    * `nextMemory` replaces the entropy memory (stage 1).
    */
-  applyGradients(
+  async applyGradients(
     computed: Map<ParamName, Float32Array>,
-    values: Omit<StepReport, 'stage' | 'batchIndex' | 'gradNorm' | 'skippedNonFinite' | 'stepped'>,
+    values: StepValues,
     nextMemory?: Partial<Record<PairName, EntropyMemory>>,
-  ): StepReport {
+  ): Promise<StepReport> {
+    if (this.profile.optimizer === 'device') {
+      const onDevice = new Map<ParamName, tf.Tensor>();
+      for (const [name, g] of computed)
+        onDevice.set(name, tf.tensor(g, this.model.spec(name).shape));
+      return this.applyOnDevice(onDevice, { kind: 'host', values }, nextMemory);
+    }
     const { model, opt } = this;
     const stage = this.stage;
-    if (nextMemory !== undefined && stage === 1) this.memory = nextMemory;
+    this.replaceMemory(nextMemory);
     const host = new Map<ParamName, Float32Array | undefined>(computed);
     for (const name of computed.keys()) this.gradComputed.add(name);
     // HF's word embedding has padding_idx = pad_token_id: its row never receives a gradient.
@@ -321,12 +393,224 @@ export class TwoStageStepper {
       this.pendingCount = 0;
       report.gradNorm = globalNorm(stepGrads.values());
     }
-    const optimizer = stage === 0 ? this.mmilbOptimizer : this.mainOptimizer;
+    const optimizer = (stage === 0 ? this.mmilbOptimizer : this.mainOptimizer) as TorchAdam;
     const changed = optimizer.step(model.host, stepGrads, clipFactor(report.gradNorm, opt.clip));
     model.syncToDevice(changed);
     report.stepped = true;
     return report;
   }
+
+  /**
+   * The device path of applyGradients: the same rules as tensor ops, the update masked by the
+   * step's finiteness, and one asynchronous read of the report at the end.
+   */
+  private async applyOnDevice(
+    computed: Map<ParamName, tf.Tensor>,
+    source: TermSource,
+    nextMemory?: Partial<Record<PairName, EntropyMemory>>,
+  ): Promise<StepReport> {
+    const { model, opt } = this;
+    const stage = this.stage;
+    this.replaceMemory(nextMemory);
+    const grads = new Map<ParamName, DeviceGrad>();
+    for (const [name, g] of computed) {
+      this.gradComputed.add(name);
+      grads.set(name, name === WORD_EMBEDDINGS ? this.maskPaddingRow(g) : g);
+    }
+    if (!opt.zeroGradToNone) {
+      for (const name of this.gradComputed) if (!grads.has(name)) grads.set(name, 'zero');
+    }
+    const batchIndex = this.batchIndex;
+    this.batchIndex++;
+    this.globalStep++;
+    const loss = source.kind === 'device' ? source.terms.loss : tf.scalar(source.values.loss);
+    const norm = deviceGlobalNorm(grads.values());
+    const finite = tf.tidy(() => tf.logicalAnd(tf.isFinite(norm), tf.isFinite(loss)) as tf.Scalar);
+    const optimizer = (stage === 0 ? this.mmilbOptimizer : this.mainOptimizer) as DeviceAdam;
+    const variables = (name: ParamName): tf.Variable => model.param(name) as tf.Variable;
+    const every = opt.updateBatch ?? 1;
+    let changed: ParamName[] = [];
+    if (every <= 1) {
+      const scale = deviceClipFactor(norm, opt.clip);
+      changed = optimizer.step(variables, grads, scale, finite);
+      model.markDeviceAhead();
+      scale.dispose();
+    } else {
+      this.pendingOnDevice = accumulateOnDevice(this.pendingOnDevice, grads, finite);
+    }
+    const read = await readReport(source, norm, finite);
+    if (source.kind === 'host') loss.dispose();
+    // The masked word-embedding gradient is a new tensor; every other one is `computed`'s.
+    for (const [name, g] of grads) if (g !== 'zero' && g !== computed.get(name)) g.dispose();
+    for (const g of computed.values()) g.dispose();
+    tf.dispose([norm, finite]);
+    const report: StepReport = {
+      ...read.values,
+      stage,
+      batchIndex,
+      gradNorm: read.gradNorm,
+      skippedNonFinite: !read.finite,
+      stepped: false,
+    };
+    if (!read.finite) {
+      optimizer.rollback(changed);
+      return report;
+    }
+    if (every <= 1) {
+      report.stepped = true;
+      return report;
+    }
+    this.pendingCount++;
+    if (this.pendingCount < every) return report;
+    // The accumulated sums are finite (each batch was added only when finite).
+    const sums = this.pendingOnDevice ?? new Map<ParamName, DeviceGrad>();
+    this.pendingOnDevice = null;
+    this.pendingCount = 0;
+    const sumNorm = deviceGlobalNorm(sums.values());
+    const scale = deviceClipFactor(sumNorm, opt.clip);
+    const always = tf.scalar(true, 'bool');
+    optimizer.step(variables, sums, scale, always);
+    model.markDeviceAhead();
+    report.gradNorm = ((await sumNorm.data())[0] ?? Number.NaN) as number;
+    tf.dispose([sumNorm, scale, always]);
+    for (const g of sums.values()) if (g !== 'zero') g.dispose();
+    report.stepped = true;
+    return report;
+  }
+
+  /** The word embedding's gradient with the padding token's row zeroed (a new tensor). */
+  private maskPaddingRow(g: tf.Tensor): tf.Tensor {
+    if (this.paddingRowMask === null) {
+      const V = g.shape[0] ?? 0;
+      const mask = new Float32Array(V).fill(1);
+      mask[this.model.config.bert.pad_token_id] = 0;
+      this.paddingRowMask = tf.keep(tf.tensor2d(mask, [V, 1]));
+    }
+    return tf.mul(g, this.paddingRowMask);
+  }
+
+  private disposePendingOnDevice(): void {
+    if (this.pendingOnDevice === null) return;
+    for (const g of this.pendingOnDevice.values()) if (g !== 'zero') g.dispose();
+    this.pendingOnDevice = null;
+  }
+
+  /** Frees what the stepper holds on the device (memory, optimiser state, masks). */
+  dispose(): void {
+    disposeMemory(this.memory);
+    this.memory = {};
+    this.disposePendingOnDevice();
+    this.paddingRowMask?.dispose();
+    this.paddingRowMask = null;
+    this.mmilbOptimizer.dispose();
+    this.mainOptimizer.dispose();
+  }
+}
+
+/** sqrt of the sum of squares of every gradient (zeros contribute nothing), on the device. */
+function deviceGlobalNorm(grads: Iterable<DeviceGrad>): tf.Scalar {
+  return tf.tidy(() => {
+    const parts = [...grads]
+      .filter((g): g is tf.Tensor => g !== 'zero')
+      .map((g) => tf.sum(tf.square(g)));
+    if (parts.length === 0) return tf.scalar(0);
+    // stack, not addN: tfjs-backend-webgpu's AddN binds every input at once and fails past the
+    // device's storage-buffer limit (8 on some adapters); its Concat splits into chunks.
+    return tf.sqrt(tf.sum(tf.stack(parts))) as tf.Scalar;
+  });
+}
+
+/** clip_grad_norm_'s factor on the device: min(max_norm / (norm + 1e-6), 1). */
+function deviceClipFactor(norm: tf.Scalar, maxNorm: number): tf.Scalar {
+  return tf.tidy(() => tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1) as tf.Scalar);
+}
+
+/** Adds this batch's gradients to the running sums when `finite` (masked on the device). */
+function accumulateOnDevice(
+  sums: Map<ParamName, DeviceGrad> | null,
+  grads: Map<ParamName, DeviceGrad>,
+  finite: tf.Scalar,
+): Map<ParamName, DeviceGrad> {
+  const out = sums ?? new Map<ParamName, DeviceGrad>();
+  for (const [name, g] of grads) {
+    const acc = out.get(name);
+    if (g === 'zero') {
+      if (acc === undefined) out.set(name, 'zero');
+      continue;
+    }
+    const masked = tf.tidy(() => tf.where(finite, g, tf.zerosLike(g)));
+    if (acc === undefined || acc === 'zero') out.set(name, masked);
+    else {
+      out.set(name, tf.add(acc, masked));
+      tf.dispose([acc, masked]);
+    }
+  }
+  return out;
+}
+
+/** Reads the terms of a host-optimiser step (one await for all of them). */
+async function readTerms(terms: DeviceTerms): Promise<StepValues> {
+  const { values } = await readReport({ kind: 'device', terms }, null, null);
+  return values;
+}
+
+function disposeTerms(terms: DeviceTerms): void {
+  tf.dispose(
+    [terms.loss, terms.yLoss, terms.lld, terms.nce, terms.H, terms.hOk, terms.skipped].filter(
+      (t): t is tf.Scalar => t !== null,
+    ),
+  );
+}
+
+/**
+ * The report's numbers: the loss terms (device scalars or host numbers), the gradient norm and
+ * the finiteness flag, read with ONE asynchronous read of a small stacked tensor. Disposes the
+ * device terms.
+ */
+async function readReport(
+  source: TermSource,
+  norm: tf.Scalar | null,
+  finite: tf.Scalar | null,
+): Promise<{ values: StepValues; gradNorm: number; finite: boolean }> {
+  const parts: tf.Scalar[] = [];
+  const at = (t: tf.Scalar | null): number => {
+    if (t === null) return -1;
+    parts.push(t);
+    return parts.length - 1;
+  };
+  const terms = source.kind === 'device' ? source.terms : null;
+  const idx = {
+    loss: at(terms?.loss ?? null),
+    yLoss: at(terms?.yLoss ?? null),
+    lld: at(terms?.lld ?? null),
+    nce: at(terms?.nce ?? null),
+    H: at(terms?.H ?? null),
+    hOk: at(terms?.hOk ?? null),
+    skipped: at(terms?.skipped ?? null),
+    norm: at(norm),
+    finite: at(finite === null ? null : (tf.cast(finite, 'float32') as tf.Scalar)),
+  };
+  let data: Float32Array = new Float32Array(0);
+  if (parts.length > 0) {
+    const stacked = tf.tidy(() => tf.stack(parts.map((p) => tf.reshape(p, [1]))));
+    data = (await stacked.data()) as Float32Array;
+    stacked.dispose();
+  }
+  const get = (i: number): number | null => (i < 0 ? null : (data[i] ?? Number.NaN));
+  if (idx.finite >= 0) parts[idx.finite]?.dispose();
+  if (terms !== null) disposeTerms(terms);
+  const values: StepValues =
+    terms === null && source.kind === 'host'
+      ? source.values
+      : {
+          loss: get(idx.loss) ?? Number.NaN,
+          yLoss: get(idx.yLoss),
+          lld: get(idx.lld) ?? Number.NaN,
+          nce: get(idx.nce) ?? Number.NaN,
+          H: (get(idx.hOk) ?? 0) === 1 ? get(idx.H) : null,
+          entropySkipped: Math.round(get(idx.skipped) ?? 0),
+        };
+  return { values, gradNorm: get(idx.norm) ?? Number.NaN, finite: (get(idx.finite) ?? 1) === 1 };
 }
 
 let textLeafCounter = 0;

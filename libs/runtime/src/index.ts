@@ -21,11 +21,7 @@ export {
   type BackendName,
   type InitBackendOptions,
 } from './backend.js';
-export {
-  prepareGpuEnvironment,
-  type GpuAdapterInfo,
-  type WebGpuRoute,
-} from './webgpu/adapter.js';
+export { prepareGpuEnvironment, type GpuAdapterInfo, type WebGpuRoute } from './webgpu/adapter.js';
 export { registerGradients } from './gradients/register.js';
 export { registerWasmKernelFixes } from './kernels/register.js';
 export { createLogger, type Logger } from './logger.js';

@@ -19,7 +19,7 @@ import {
   type AdamSlot,
   type MmimConfig,
   type ParamName,
-  type TorchAdam,
+  type AdamOptimizer,
 } from '@mmim/model';
 import { resolveTrainerConfig, type TrainerConfig } from './config.js';
 import type { EarlyStopState, PlateauState } from './schedulers.js';
@@ -55,30 +55,25 @@ export interface TrainingCheckpoint {
   state: TrainerState;
 }
 
-export function snapshotOptimizer(opt: TorchAdam): OptimizerSnapshot {
+export async function snapshotOptimizer(opt: AdamOptimizer): Promise<OptimizerSnapshot> {
   const steps: Record<ParamName, number> = {};
   const moments = new Map<ParamName, { m: Float32Array; v: Float32Array }>();
-  for (const [name, slot] of opt.slots) {
+  for (const [name, slot] of await opt.readSlots()) {
     steps[name] = slot.step;
     moments.set(name, { m: slot.m, v: slot.v });
   }
   return { lrs: Object.fromEntries(opt.groups.map((g) => [g.name, g.lr])), steps, moments };
 }
 
-export function restoreOptimizer(opt: TorchAdam, snap: OptimizerSnapshot): void {
+export function restoreOptimizer(opt: AdamOptimizer, snap: OptimizerSnapshot): void {
   for (const g of opt.groups) {
     const lr = snap.lrs[g.name];
     if (lr !== undefined) g.lr = lr;
   }
-  opt.slots.clear();
-  for (const [name, mv] of snap.moments) {
-    const slot: AdamSlot = {
-      m: Float32Array.from(mv.m),
-      v: Float32Array.from(mv.v),
-      step: snap.steps[name] ?? 0,
-    };
-    opt.slots.set(name, slot);
-  }
+  const slots = new Map<ParamName, AdamSlot>();
+  for (const [name, mv] of snap.moments)
+    slots.set(name, { m: mv.m, v: mv.v, step: snap.steps[name] ?? 0 });
+  opt.writeSlots(slots);
 }
 
 export async function saveTrainingCheckpoint(

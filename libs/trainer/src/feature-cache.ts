@@ -33,21 +33,32 @@ export class TextFeatureCache implements BatchProvider {
     return { ...b, textFeatures: rows };
   }
 
-  /** (N, H) [CLS] features of a split, computed on first use. */
+  /** (N, H) [CLS] features of a split (computed by `prepare`). */
   featuresOf(split: SplitName): Float32Array {
     const cached = this.features.get(split);
-    if (cached !== undefined) return cached;
-    const H = this.model.config.bert.hidden_size;
-    const out = new Float32Array(this.data.splits[split].size * H);
-    for (const indices of this.inner.batchIndices(split, 0)) {
-      const b = this.inner.batch(split, indices);
-      const t = this.model.textPrefix(b, null);
-      if (t === null) throw new Error('frozen BERT returned no features');
-      const values = t.dataSync() as Float32Array;
-      t.dispose();
-      indices.forEach((r, k) => out.set(values.subarray(k * H, (k + 1) * H), r * H));
+    if (cached === undefined) {
+      throw new Error(
+        `text features of split '${split}' are not computed yet: await prepare() first`,
+      );
     }
-    this.features.set(split, out);
-    return out;
+    return cached;
+  }
+
+  /** Computes the features of `splits` (reading them back asynchronously); idempotent. */
+  async prepare(splits: readonly SplitName[] = ['train', 'valid', 'test']): Promise<void> {
+    const H = this.model.config.bert.hidden_size;
+    for (const split of splits) {
+      if (this.features.has(split)) continue;
+      const out = new Float32Array(this.data.splits[split].size * H);
+      for (const indices of this.inner.batchIndices(split, 0)) {
+        const b = this.inner.batch(split, indices);
+        const t = this.model.textPrefix(b, null);
+        if (t === null) throw new Error('frozen BERT returned no features');
+        const values = (await t.data()) as Float32Array;
+        t.dispose();
+        indices.forEach((r, k) => out.set(values.subarray(k * H, (k + 1) * H), r * H));
+      }
+      this.features.set(split, out);
+    }
   }
 }

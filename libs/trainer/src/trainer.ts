@@ -114,15 +114,15 @@ export interface TrainResult {
 }
 
 /** A model's predictions for a whole split, in dataset row order (evaluation mode). */
-export function predictSplit(
+export async function predictSplit(
   model: MmimModel,
   batches: BatchProvider,
   split: SplitName,
   size: number,
-): Float32Array {
+): Promise<Float32Array> {
   const out = new Float32Array(size);
   for (const indices of batches.batchIndices(split, 0)) {
-    const preds = model.predict(batches.batch(split, indices));
+    const preds = await model.predict(batches.batch(split, indices));
     indices.forEach((row, k) => (out[row] = preds[k] ?? Number.NaN));
   }
   return out;
@@ -218,6 +218,7 @@ export class Trainer {
   /** Train until `upToEpoch` (default: num_epochs) or early stopping. */
   async run(upToEpoch = this.opts.config.num_epochs): Promise<TrainResult> {
     const c = this.opts.config;
+    if (this.batches instanceof TextFeatureCache) await this.batches.prepare();
     let bestValid: EvalResult | null = null;
     let bestTest: EvalResult | null = null;
     while (!this.state.stopped && this.state.epoch < Math.min(upToEpoch, c.num_epochs)) {
@@ -235,8 +236,8 @@ export class Trainer {
       // (no dropout) and the parameters are identical on every rank, so each rank computes the
       // same metrics and takes the same plateau / early-stopping / selection decisions without
       // exchanging anything. The price is K-fold redundant evaluation forward passes.
-      const valid = this.evaluate('valid');
-      const test = this.evaluate('test');
+      const valid = await this.evaluate('valid');
+      const test = await this.evaluate('test');
       const factor = this.plateau.step(valid.loss);
       if (factor < 1) {
         for (const g of this.stepper.mainOptimizer.groups)
@@ -274,6 +275,8 @@ export class Trainer {
     }
     if (!this.state.stopped && this.state.epoch >= c.num_epochs)
       this.emit({ type: 'stopped', epoch: this.state.epoch, reason: 'max-epochs' });
+    // Leave `model.host` current for callers (a device optimiser keeps it behind until read).
+    await this.model.pullToHost();
     const sel =
       this.state.best === null
         ? null
@@ -328,7 +331,7 @@ export class Trainer {
     if (d === undefined) {
       const batch = this.batches.batch('train', indices);
       const t0 = performance.now();
-      const report = this.stepper.step(batch);
+      const report = await this.stepper.step(batch);
       return { report, ms: performance.now() - t0 };
     }
     const [from, to] = rankRange(indices.length, d.rank, d.worldSize);
@@ -349,12 +352,12 @@ export class Trainer {
   }
 
   /** Predictions for a whole split in dataset order (evaluation mode: no dropout). */
-  predict(split: SplitName): Float32Array {
+  predict(split: SplitName): Promise<Float32Array> {
     return predictSplit(this.model, this.batches, split, this.opts.data.splits[split].size);
   }
 
-  evaluate(split: SplitName): EvalResult {
-    const preds = this.predict(split);
+  async evaluate(split: SplitName): Promise<EvalResult> {
+    const preds = await this.predict(split);
     const m = sentimentMetrics(preds, this.opts.data.splits[split].labels);
     return { ...m, loss: m.mae };
   }
@@ -364,6 +367,12 @@ export class Trainer {
     if (dir === undefined) return;
     fs.mkdirSync(dir, { recursive: true });
     const last = path.join(dir, 'last.safetensors');
+    // A device optimiser leaves the host copy behind the variables: read them back once here.
+    await this.model.pullToHost();
+    const optimizers = {
+      mmilb: await snapshotOptimizer(this.stepper.mmilbOptimizer),
+      main: await snapshotOptimizer(this.stepper.mainOptimizer),
+    };
     await saveTrainingCheckpoint(last, {
       modelConfig: this.model.config,
       weights: new Map(
@@ -372,10 +381,7 @@ export class Trainer {
           { shape: s.shape, data: this.model.host.get(s.name) ?? new Float32Array(0) },
         ]),
       ),
-      optimizers: {
-        mmilb: snapshotOptimizer(this.stepper.mmilbOptimizer),
-        main: snapshotOptimizer(this.stepper.mainOptimizer),
-      },
+      optimizers,
       state: this.state,
     });
     this.emit({ type: 'checkpoint', path: last, kind: 'last' });
@@ -396,6 +402,7 @@ export class Trainer {
   }
 
   dispose(): void {
+    this.stepper.dispose();
     this.model.dispose();
   }
 }

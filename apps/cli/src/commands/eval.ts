@@ -4,7 +4,7 @@
  * table, and optionally the predictions in dataset order.
  */
 import fs from 'node:fs';
-import { initBackend } from '@mmim/runtime';
+import { initBackend, type BackendChoice } from '@mmim/runtime';
 import { loadDataset, type SplitName } from '@mmim/data';
 import { MmimModel, loadMmimWeights, readBertConfig } from '@mmim/model';
 import { DatasetBatches, predictSplit, sentimentMetrics } from '@mmim/trainer';
@@ -20,7 +20,7 @@ export interface EvalOptions {
   output?: string;
   batchSize: number;
   json?: boolean;
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendChoice;
 }
 
 export async function runEval(o: EvalOptions): Promise<void> {
@@ -41,7 +41,7 @@ export async function runEval(o: EvalOptions): Promise<void> {
     );
   }
   const batches = new DatasetBatches(data, { batchSize: o.batchSize, seed: 0, shuffle: false });
-  const preds = predictSplit(model, batches, split, d.size);
+  const preds = await predictSplit(model, batches, split, d.size);
   model.dispose();
   const m = sentimentMetrics(preds, d.labels);
   if (o.output !== undefined) fs.writeFileSync(o.output, `${JSON.stringify(Array.from(preds))}\n`);

@@ -49,25 +49,25 @@ export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {
   say(
     `backend ${backend.name} (${backend.device}); ${opts.epochs} epochs x ${opts.batches} batches of ${opts.batchSize}`,
   );
-  const mae = (): number => {
-    const preds = model.predict(valid);
+  const mae = async (): Promise<number> => {
+    const preds = await model.predict(valid);
     let s = 0;
     preds.forEach((p, i) => (s += Math.abs(p - (valid.labels[i] ?? 0))));
     return s / preds.length;
   };
-  say(`epoch 0 | valid MAE ${mae().toFixed(4)}`);
+  say(`epoch 0 | valid MAE ${(await mae()).toFixed(4)}`);
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     for (const stage of [0, 1] as const) {
       stepper.beginStage(stage);
-      train.forEach((batch, i) => {
+      for (const [i, batch] of train.entries()) {
         const started = performance.now();
-        const r = stepper.step(batch);
+        const r = await stepper.step(batch);
         const ms = performance.now() - started;
         if (opts.json) process.stdout.write(`${JSON.stringify({ epoch, ...r, ms })}\n`);
         else say(formatStep(epoch, i, opts.batches, r, ms));
-      });
+      }
     }
-    say(`epoch ${epoch} | valid MAE ${mae().toFixed(4)}`);
+    say(`epoch ${epoch} | valid MAE ${(await mae()).toFixed(4)}`);
   }
   fs.mkdirSync(opts.out, { recursive: true });
   const file = path.join(opts.out, 'model.safetensors');

@@ -171,7 +171,7 @@ async function benchRank(
     const bytesBefore = group.bytesMoved;
     const exchangeBefore = group.exchangeMs;
     const t0 = performance.now();
-    if (plain) stepper.step(batch);
+    if (plain) await stepper.step(batch);
     else await dataParallelStep(stepper, share, group);
     // Step 0 warms up kernels and fills the entropy memory: not timed.
     if (i > 0) {
@@ -188,6 +188,7 @@ async function benchRank(
   }
   process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
   await applyPending(stepper, group, null);
+  stepper.dispose();
   stepper.model.dispose();
 }
 
@@ -208,7 +209,7 @@ export async function applyPending(
     H: last?.H ?? null,
     entropySkipped: last?.entropySkipped ?? 0,
   };
-  for (const sum of await group.drain()) stepper.applyGradients(sum, values);
+  for (const sum of await group.drain()) await stepper.applyGradients(sum, values);
 }
 
 async function demoRun(

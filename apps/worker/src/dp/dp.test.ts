@@ -81,7 +81,7 @@ describe('data parallelism over Redis, real processes', () => {
     const batches = demoBatches();
     for (const stage of DEMO_STAGES) {
       stepper.beginStage(stage);
-      for (const b of batches) stepper.step(b);
+      for (const b of batches) await stepper.step(b);
     }
     const problems: string[] = [];
     for (const K of [2, 3]) {
@@ -90,7 +90,7 @@ describe('data parallelism over Redis, real processes', () => {
       );
       await Promise.all(outs.map((out, r) => runRank(redis.port, `dp-k${K}`, r, K, out)));
       const ranks = await Promise.all(outs.map((o) => loadMmimWeights(o)));
-      for (const [name, v] of reference.host) {
+      for (const [name, v] of await reference.readStateDict()) {
         const first = ranks[0]?.state.get(name) ?? new Float32Array(0);
         for (const other of ranks.slice(1))
           assert.deepEqual(other.state.get(name), first, `K=${K}: ranks disagree on ${name}`);

@@ -154,6 +154,7 @@ export async function saveMmimWeights(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+  await model.pullToHost();
   for (const spec of model.specs) {
     const data = model.host.get(spec.name);
     if (data === undefined) throw new Error(`model has no value for '${spec.name}'`);

@@ -5,29 +5,32 @@
  *
  * Robustness: when either covariance is not positive definite (too few samples for the
  * dimension, collapsed projections), the pair's H is dropped for this step and counted, instead
- * of the NaN/-inf the reference produces. `jitter` > 0 adds a ridge to both covariances first.
+ * of the NaN/-inf the reference produces. The decision is made on the device: `ok` is a 0/1
+ * scalar and H is 0 when it is 0, so the step never reads a tensor back to decide. `jitter` > 0
+ * adds a ridge to both covariances first.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { tryLogdet } from './logdet.js';
+import { spdLogdet } from './logdet.js';
 
-/** Detached projections of one class from the previous batch: rows x dim, row-major. */
-export interface ClassRows {
-  rows: number;
-  data: Float32Array;
-}
-
-/** The one-batch memory of one MMILB pair (the reference's mem_pos_* / mem_neg_*). */
+/**
+ * The one-batch memory of one MMILB pair (the reference's mem_pos_* / mem_neg_*): the previous
+ * batch's projections of each class, (rows, dim). Tensors kept outside any tidy scope; whoever
+ * replaces a memory disposes the old one (disposeMemory).
+ */
 export interface EntropyMemory {
-  pos: ClassRows;
-  neg: ClassRows;
+  pos: tf.Tensor2D;
+  neg: tf.Tensor2D;
 }
 
 export interface EntropyResult {
-  /** 0.25 (logdet Σ_pos + logdet Σ_neg), or null when skipped or there was no memory. */
+  /**
+   * 0.25 (logdet Σ_pos + logdet Σ_neg) when both are positive definite, else 0; null when there
+   * was no memory (the first batch of a stage).
+   */
   H: tf.Scalar | null;
-  /** Why H was dropped, when it was computed but not usable. */
-  skipReason: string | null;
-  /** This batch's projections, detached: the next batch's memory. */
+  /** 1 when H is usable, 0 when it was dropped; null when there was no memory. */
+  ok: tf.Scalar | null;
+  /** This batch's projections by class, kept (tf.keep) and detached: the next batch's memory. */
   next: EntropyMemory;
 }
 
@@ -42,27 +45,62 @@ export function labelSignIndices(labels: ArrayLike<number>): { pos: Int32Array; 
   return { pos: Int32Array.from(pos), neg: Int32Array.from(neg) };
 }
 
-function pickRows(all: Float32Array, dim: number, idx: Int32Array): ClassRows {
-  const data = new Float32Array(idx.length * dim);
-  idx.forEach((r, i) => data.set(all.subarray(r * dim, (r + 1) * dim), i * dim));
-  return { rows: idx.length, data };
+/** Rows `idx` of `z` (a constant copy: no gradient flows into a memory). */
+function rowsOf(z: tf.Tensor2D, idx: Int32Array): tf.Tensor2D {
+  const dim = z.shape[1] ?? 0;
+  if (idx.length === 0) return tf.zeros([0, dim]);
+  return tf.gather(z, tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
 }
 
-/** Σ = mean((z - mean z)(z - mean z)^T) over history + current rows. */
+/**
+ * Σ = mean((z - mean z)(z - mean z)^T) over history + current rows, and whether every row was
+ * finite (1 or 0). Non-finite entries are replaced by 0 before Σ is formed and the caller drops
+ * the term when `finite` is 0: masking alone would not do, since the backward pass multiplies a
+ * zero upstream gradient by the NaN rows (0 * NaN = NaN) and would poison every gradient.
+ */
 export function classCovariance(
   current: tf.Tensor2D,
-  history: ClassRows | null,
+  history: tf.Tensor2D | null,
   jitter: number,
-): tf.Tensor2D {
+): { sigma: tf.Tensor2D; finite: tf.Scalar } {
   const dim = current.shape[1] ?? 0;
-  const all =
-    history !== null && history.rows > 0
-      ? tf.concat([tf.tensor2d(history.data, [history.rows, dim]), current], 0)
-      : current;
+  const raw =
+    history !== null && (history.shape[0] ?? 0) > 0 ? tf.concat([history, current], 0) : current;
+  const isFinite = tf.isFinite(raw);
+  const all = tf.where(isFinite, raw, tf.zerosLike(raw));
+  const finite = tf.cast(tf.all(isFinite), 'float32') as tf.Scalar;
   const n = all.shape[0] ?? 0;
   const centred = tf.sub(all, tf.mean(all, 0, true));
   const sigma = tf.div(tf.matMul(centred, centred, true, false), n) as tf.Tensor2D;
-  return jitter > 0 ? tf.add(sigma, tf.mul(tf.eye(dim), jitter)) : sigma;
+  return { sigma: jitter > 0 ? tf.add(sigma, tf.mul(tf.eye(dim), jitter)) : sigma, finite };
+}
+
+/**
+ * The memory a batch leaves: its projections split by label sign, kept (they outlive the step's
+ * scopes). Next step they enter as constants: no gradient flows into a memory.
+ */
+export function entropyMemoryOf(z: tf.Tensor2D, labels: ArrayLike<number>): EntropyMemory {
+  const { pos, neg } = labelSignIndices(labels);
+  return {
+    pos: tf.keep(tf.tidy(() => rowsOf(z, pos))),
+    neg: tf.keep(tf.tidy(() => rowsOf(z, neg))),
+  };
+}
+
+/** A memory from host rows (the data-parallel path's gathered projections). */
+export function entropyMemoryFromRows(
+  z: Float32Array,
+  dim: number,
+  labels: ArrayLike<number>,
+): EntropyMemory {
+  const all = tf.tensor2d(z, [labels.length, dim]);
+  const memory = entropyMemoryOf(all, labels);
+  all.dispose();
+  return memory;
+}
+
+export function disposeMemory(memory: Partial<Record<string, EntropyMemory>>): void {
+  for (const m of Object.values(memory)) if (m !== undefined) tf.dispose([m.pos, m.neg]);
 }
 
 /**
@@ -75,21 +113,14 @@ export function entropyTerm(
   memory: EntropyMemory | null,
   jitter: number,
 ): EntropyResult {
-  const dim = z.shape[1] ?? 0;
+  const next = entropyMemoryOf(z, labels);
+  if (memory === null) return { H: null, ok: null, next };
   const { pos, neg } = labelSignIndices(labels);
-  const zData = z.dataSync() as Float32Array;
-  const next: EntropyMemory = { pos: pickRows(zData, dim, pos), neg: pickRows(zData, dim, neg) };
-  if (memory === null) return { H: null, skipReason: null, next };
-
-  const posRows = tf.gather(z, pos) as tf.Tensor2D;
-  const negRows = tf.gather(z, neg) as tf.Tensor2D;
-  const ldPos = tryLogdet(classCovariance(posRows, memory.pos, jitter));
-  const ldNeg = tryLogdet(classCovariance(negRows, memory.neg, jitter));
-  if (!ldPos.ok || !ldNeg.ok) {
-    const reason = !ldPos.ok
-      ? `positive class: ${ldPos.reason}`
-      : `negative class: ${ldNeg.ok ? '' : ldNeg.reason}`;
-    return { H: null, skipReason: reason, next };
-  }
-  return { H: tf.mul(tf.add(ldPos.value, ldNeg.value), 0.25) as tf.Scalar, skipReason: null, next };
+  const covPos = classCovariance(rowsOf(z, pos), memory.pos, jitter);
+  const covNeg = classCovariance(rowsOf(z, neg), memory.neg, jitter);
+  const ldPos = spdLogdet(covPos.sigma);
+  const ldNeg = spdLogdet(covNeg.sigma);
+  const ok = tf.mul(tf.mul(ldPos.ok, ldNeg.ok), tf.mul(covPos.finite, covNeg.finite)) as tf.Scalar;
+  const H = tf.mul(tf.mul(tf.add(ldPos.logdet, ldNeg.logdet), 0.25), ok) as tf.Scalar;
+  return { H, ok, next };
 }

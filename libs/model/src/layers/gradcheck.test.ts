@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mmim/runtime';
-import { tryLogdet } from './logdet.js';
+import { spdLogdet } from './logdet.js';
 import { lstmRecurrence } from './lstm.js';
 import { cpcNce, l2NormalizeRows } from './heads.js';
 import { SeededRandom } from '../rng.js';
@@ -42,9 +42,9 @@ describe('finite-difference gradient checks', () => {
   });
 
   it('logdet of an SPD matrix: value matches the eigen-free 2x2 formula and the gradient is A^-T', () => {
-    const two = tryLogdet(tf.tensor2d([4, 1, 1, 3], [2, 2]));
-    assert.ok(two.ok);
-    assert.ok(Math.abs((two.value.dataSync()[0] ?? NaN) - Math.log(11)) < 1e-6);
+    const two = spdLogdet(tf.tensor2d([4, 1, 1, 3], [2, 2]));
+    assert.equal(two.ok.dataSync()[0], 1);
+    assert.ok(Math.abs((two.logdet.dataSync()[0] ?? NaN) - Math.log(11)) < 1e-6);
     const rng = new SeededRandom(3);
     const n = 6;
     const m = randn(n * 10, rng);
@@ -55,11 +55,7 @@ describe('finite-difference gradient checks', () => {
         .add(tf.div(tf.matMul(mt, mt, true, false), 10), tf.mul(tf.eye(n), 0.1))
         .dataSync() as Float32Array;
     });
-    const f = (x: tf.Tensor): tf.Scalar => {
-      const r = tryLogdet(x as tf.Tensor2D);
-      if (!r.ok) throw new Error(r.reason);
-      return r.value;
-    };
+    const f = (x: tf.Tensor): tf.Scalar => spdLogdet(x as tf.Tensor2D).logdet;
     const { grad } = valueAndGrad(f, Float32Array.from(a), [n, n]);
     // Perturb symmetric pairs together (the function is only defined on symmetric matrices
     // here); the directional derivative is g_ij + g_ji.
@@ -86,13 +82,23 @@ describe('finite-difference gradient checks', () => {
     assert.ok(worst < 2e-3, `logdet gradient error ${worst}`);
   });
 
-  it('logdet refuses singular and indefinite matrices instead of returning NaN', () => {
-    const singular = tryLogdet(tf.tensor2d([1, 2, 2, 4], [2, 2]));
-    assert.equal(singular.ok, false);
-    const indefinite = tryLogdet(tf.tensor2d([1, 0, 0, -1], [2, 2]));
-    assert.equal(indefinite.ok, false);
-    const nan = tryLogdet(tf.tensor2d([NaN, 0, 0, 1], [2, 2]));
-    assert.equal(nan.ok, false);
+  it('logdet refuses singular and indefinite matrices: ok 0, log det 0, zero gradient, no NaN', () => {
+    for (const m of [
+      [1, 2, 2, 4],
+      [1, 0, 0, -1],
+      [NaN, 0, 0, 1],
+    ]) {
+      const { value, grad } = tf.tidy(() => {
+        const g = tf.valueAndGrad((x: tf.Tensor) => {
+          const r = spdLogdet(x as tf.Tensor2D);
+          assert.equal(r.ok.dataSync()[0], 0, `ok for [${m}]`);
+          return r.logdet;
+        })(tf.tensor2d(m, [2, 2]));
+        return { value: g.value.dataSync()[0], grad: Array.from(g.grad.dataSync()) };
+      });
+      assert.equal(value, 0, `log det of [${m}]`);
+      assert.deepEqual(grad, [0, 0, 0, 0], `gradient of [${m}]`);
+    }
   });
 
   it('LSTM recurrence: d/d(input projection) and d/d(W_hh), with ragged lengths', () => {

@@ -5,82 +5,33 @@
  * The reference's torch.logdet returns NaN or -inf for a singular or indefinite covariance (a
  * class with fewer samples than dimensions, collapsed projections), which then poisons the
  * weights. Here a matrix that Cholesky cannot factor (or whose pivots underflow) is reported as
- * not positive definite instead, and the caller drops the term for that step and counts it.
+ * not positive definite: `ok` is 0 and the log det is 0, decided on the device (no read-back), so
+ * the caller masks the term out of the loss and counts it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { compositeSpdLogdet } from '../kernels/composite.js';
+import { backendProfile, registerModelKernels } from '../kernels/registry.js';
+import { SPD_LOGDET } from '../kernels/spd-logdet.js';
 
-export interface CholeskyResult {
-  /** Lower-triangular factor, row-major (n x n), float64. */
-  lower: Float64Array;
-  logdet: number;
+export { cholesky, inverseFromCholesky, type CholeskyResult } from './cholesky.js';
+
+export interface SpdLogdet {
+  /** log det A when positive definite, else 0 (finite either way, gradients included). */
+  logdet: tf.Scalar;
+  /** 1 when A is positive definite, else 0. */
+  ok: tf.Scalar;
 }
 
-/** Smallest pivot accepted, relative to the largest diagonal entry. */
-const RELATIVE_PIVOT_FLOOR = 1e-10;
-
-/** Cholesky of the (symmetric) matrix's lower triangle; null when not positive definite. */
-export function cholesky(a: ArrayLike<number>, n: number): CholeskyResult | null {
-  const L = new Float64Array(n * n);
-  let maxDiag = 0;
-  for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, Math.abs(a[i * n + i] ?? 0));
-  if (!(maxDiag > 0) || !Number.isFinite(maxDiag)) return null;
-  const floor = maxDiag * RELATIVE_PIVOT_FLOOR;
-  let logdet = 0;
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j] ?? 0;
-    for (let k = 0; k < j; k++) d -= (L[j * n + k] ?? 0) ** 2;
-    if (!(d > floor) || !Number.isFinite(d)) return null;
-    const ljj = Math.sqrt(d);
-    L[j * n + j] = ljj;
-    logdet += 2 * Math.log(ljj);
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j] ?? 0;
-      for (let k = 0; k < j; k++) s -= (L[i * n + k] ?? 0) * (L[j * n + k] ?? 0);
-      L[i * n + j] = s / ljj;
-    }
-  }
-  return { lower: L, logdet };
-}
-
-/** A^-1 from its Cholesky factor (A = L L^T, so A^-1 = L^-T L^-1). */
-export function inverseFromCholesky(L: Float64Array, n: number): Float64Array {
-  // Solve L Y = I column by column, then L^T X = Y.
-  const inv = new Float64Array(n * n);
-  const y = new Float64Array(n);
-  for (let col = 0; col < n; col++) {
-    for (let i = 0; i < n; i++) {
-      let s = i === col ? 1 : 0;
-      for (let k = 0; k < i; k++) s -= (L[i * n + k] ?? 0) * (y[k] ?? 0);
-      y[i] = s / (L[i * n + i] ?? 1);
-    }
-    for (let i = n - 1; i >= 0; i--) {
-      let s = y[i] ?? 0;
-      for (let k = i + 1; k < n; k++) s -= (L[k * n + i] ?? 0) * (inv[k * n + col] ?? 0);
-      inv[i * n + col] = s / (L[i * n + i] ?? 1);
-    }
-  }
-  return inv;
-}
-
-export type LogdetResult = { ok: true; value: tf.Scalar } | { ok: false; reason: string };
-
-/**
- * Differentiable log det of `a` (n x n). The factorisation is done once here; the op's forward
- * reuses it and its gradient is dy * A^-T (A^-1 for the symmetric matrices we pass).
- */
-export function tryLogdet(a: tf.Tensor2D): LogdetResult {
+/** Differentiable log det of `a` (n x n) with the positive-definiteness decided on the device. */
+export function spdLogdet(a: tf.Tensor2D): SpdLogdet {
   const [n = 0, m = 0] = a.shape;
   if (n !== m) throw new Error(`logdet: matrix must be square, got [${a.shape}]`);
-  if (n === 0) return { ok: false, reason: 'empty matrix' };
-  const values = a.dataSync();
-  const factor = cholesky(values, n);
-  if (factor === null) return { ok: false, reason: 'not positive definite' };
-  const inverse = inverseFromCholesky(factor.lower, n);
-  const invT = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) invT[i * n + j] = inverse[j * n + i] ?? 0;
-  const op = tf.customGrad((..._inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.scalar(factor.logdet),
-    gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(invT, [n, n]))],
-  }));
-  return { ok: true, value: op(a) as tf.Scalar };
+  if (n === 0) return { logdet: tf.scalar(0), ok: tf.scalar(0) };
+  if (backendProfile().logdet === 'composite') return compositeSpdLogdet(a);
+  registerModelKernels();
+  const packed = tf.engine().runKernel(SPD_LOGDET, { a }) as tf.Tensor1D;
+  return {
+    logdet: tf.reshape(tf.slice(packed, [n * n], [1]), []) as tf.Scalar,
+    ok: tf.reshape(tf.slice(packed, [n * n + 1], [1]), []) as tf.Scalar,
+  };
 }

@@ -2,7 +2,8 @@
  * Adam exactly as torch.optim.Adam (1.x, amsgrad off) applies it, on host Float32Arrays:
  * L2 weight decay is ADDED TO THE GRADIENT (not decoupled as in AdamW), the step count is per
  * parameter, and a parameter whose gradient is None (never computed) is skipped entirely: no
- * moment update, no decay. The parameter server runs the same function on its chunks.
+ * moment update, no decay. The rules live once in AdamRules; TorchAdam applies them to host
+ * arrays (cpu, wasm) and DeviceAdam (device-adam.ts) to tensors on the backend (GPU).
  */
 import type { ParamName } from '../params.js';
 
@@ -24,8 +25,8 @@ export interface AdamSlot {
 }
 
 /**
- * One Adam update of `param` in place. `offset`/`length` select a range (a chunk) of the
- * parameter; `grad`, `slot.m` and `slot.v` are indexed in the same range.
+ * One Adam update of `param` in place, for step `slot.step` (already counted by the caller:
+ * AdamRules). `grad`, `slot.m` and `slot.v` are indexed like `param`.
  */
 export function adamUpdate(
   param: Float32Array,
@@ -34,11 +35,8 @@ export function adamUpdate(
   h: AdamHyper,
   gradScale = 1,
 ): void {
-  slot.step += 1;
-  const { lr, weightDecay: wd, beta1: b1, beta2: b2, eps } = h;
-  const bc1 = 1 - b1 ** slot.step;
-  const bc2Sqrt = Math.sqrt(1 - b2 ** slot.step);
-  const stepSize = lr / bc1;
+  const { weightDecay: wd, beta1: b1, beta2: b2, eps } = h;
+  const { stepSize, bc2Sqrt } = biasCorrection(h, slot.step);
   const { m, v } = slot;
   for (let i = 0; i < param.length; i++) {
     const p = param[i] ?? 0;
@@ -65,11 +63,31 @@ export interface AdamState {
   slots: Map<ParamName, AdamSlot>;
 }
 
-/** torch.optim.Adam with parameter groups, stepping host arrays. */
-export class TorchAdam {
+/** What the trainer, checkpoints and schedulers need of either optimiser (host or device). */
+export interface AdamOptimizer {
   readonly groups: AdamGroup[];
-  readonly slots = new Map<ParamName, AdamSlot>();
-  private readonly betas: { beta1: number; beta2: number; eps: number };
+  /** Every parameter this optimiser steps. */
+  params(): ParamName[];
+  setLr(group: string, lr: number): void;
+  /** Steps taken by a parameter (undefined: never stepped, i.e. no state yet). */
+  stepCount(name: ParamName): number | undefined;
+  /** Host copies of the per-parameter state (for checkpoints). */
+  readSlots(): Promise<Map<ParamName, AdamSlot>>;
+  /** Replace the per-parameter state (resuming from a checkpoint). */
+  writeSlots(slots: Map<ParamName, AdamSlot>): void;
+  dispose(): void;
+}
+
+/**
+ * torch.optim.Adam's bookkeeping, the ONE definition both optimisers use: groups with their own
+ * lr and weight decay, a per-parameter step count, and a parameter whose gradient is None
+ * (undefined here) skipped entirely (no moment update, no decay, step count unchanged). How a
+ * slot is stored and updated is the subclass's (host arrays or device tensors).
+ */
+export abstract class AdamRules<Grad, Slot extends { step: number }> {
+  readonly groups: AdamGroup[];
+  readonly slots = new Map<ParamName, Slot>();
+  protected readonly betas: { beta1: number; beta2: number; eps: number };
 
   constructor(groups: AdamGroup[], betas: Partial<typeof ADAM_DEFAULTS> = {}) {
     for (const g of groups) {
@@ -81,7 +99,6 @@ export class TorchAdam {
     this.betas = { ...ADAM_DEFAULTS, ...betas };
   }
 
-  /** Every parameter this optimiser steps. */
   params(): ParamName[] {
     return this.groups.flatMap((g) => g.params);
   }
@@ -92,6 +109,54 @@ export class TorchAdam {
     g.lr = lr;
   }
 
+  stepCount(name: ParamName): number | undefined {
+    return this.slots.get(name)?.step;
+  }
+
+  /**
+   * Calls `update` for every parameter with a gradient, in group order, after incrementing its
+   * step count (a new slot starts at 0). Returns the names it stepped.
+   */
+  protected forEachStepped(
+    grads: Map<ParamName, Grad | undefined>,
+    newSlot: (name: ParamName) => Slot,
+    update: (name: ParamName, grad: Grad, slot: Slot, hyper: AdamHyper) => void,
+  ): ParamName[] {
+    const changed: ParamName[] = [];
+    for (const g of this.groups) {
+      const hyper: AdamHyper = { lr: g.lr, weightDecay: g.weightDecay, ...this.betas };
+      for (const name of g.params) {
+        const grad = grads.get(name);
+        if (grad === undefined) continue;
+        let slot = this.slots.get(name);
+        if (slot === undefined) {
+          slot = newSlot(name);
+          this.slots.set(name, slot);
+        }
+        slot.step += 1;
+        update(name, grad, slot, hyper);
+        changed.push(name);
+      }
+    }
+    return changed;
+  }
+
+  /** Undo the step counts of `names` (a device step whose update was masked out). */
+  rollback(names: readonly ParamName[]): void {
+    for (const name of names) {
+      const slot = this.slots.get(name);
+      if (slot !== undefined) slot.step -= 1;
+    }
+  }
+}
+
+/** Bias corrections of step `step` as torch computes them (Python floats: float64). */
+export function biasCorrection(h: AdamHyper, step: number): { stepSize: number; bc2Sqrt: number } {
+  return { stepSize: h.lr / (1 - h.beta1 ** step), bc2Sqrt: Math.sqrt(1 - h.beta2 ** step) };
+}
+
+/** torch.optim.Adam with parameter groups, stepping host arrays. */
+export class TorchAdam extends AdamRules<Float32Array, AdamSlot> implements AdamOptimizer {
   /**
    * Step every parameter that has a gradient (undefined = None: skipped). `gradScale` is the
    * clipping factor, applied to the raw gradient before weight decay as clip_grad_norm_ does.
@@ -102,23 +167,31 @@ export class TorchAdam {
     grads: Map<ParamName, Float32Array | undefined>,
     gradScale = 1,
   ): ParamName[] {
-    const changed: ParamName[] = [];
-    for (const g of this.groups) {
-      const hyper: AdamHyper = { lr: g.lr, weightDecay: g.weightDecay, ...this.betas };
-      for (const name of g.params) {
-        const grad = grads.get(name);
-        if (grad === undefined) continue;
+    return this.forEachStepped(
+      grads,
+      (name) => {
+        const n = values.get(name)?.length ?? 0;
+        return { m: new Float32Array(n), v: new Float32Array(n), step: 0 };
+      },
+      (name, grad, slot, hyper) => {
         const param = values.get(name);
         if (param === undefined) throw new Error(`Adam: no value for parameter '${name}'`);
-        let slot = this.slots.get(name);
-        if (slot === undefined) {
-          slot = { m: new Float32Array(param.length), v: new Float32Array(param.length), step: 0 };
-          this.slots.set(name, slot);
-        }
         adamUpdate(param, grad, slot, hyper, gradScale);
-        changed.push(name);
-      }
-    }
-    return changed;
+      },
+    );
+  }
+
+  async readSlots(): Promise<Map<ParamName, AdamSlot>> {
+    return new Map([...this.slots].map(([k, s]) => [k, { ...s }]));
+  }
+
+  writeSlots(slots: Map<ParamName, AdamSlot>): void {
+    this.slots.clear();
+    for (const [name, s] of slots)
+      this.slots.set(name, { m: Float32Array.from(s.m), v: Float32Array.from(s.v), step: s.step });
+  }
+
+  dispose(): void {
+    this.slots.clear();
   }
 }

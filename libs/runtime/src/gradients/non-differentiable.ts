@@ -24,6 +24,9 @@ const KERNELS: [string, string[]][] = [
   ['IsNan', ['x']],
   ['IsInf', ['x']],
   ['IsFinite', ['x']],
+  // Reductions of such masks (e.g. "every entry finite").
+  ['All', ['x']],
+  ['Any', ['x']],
 ];
 
 export const nonDifferentiableGradConfigs: readonly GradConfig[] = KERNELS.map(

@@ -75,7 +75,9 @@ export function isSoftwareAdapter(info: {
   description: string;
   isFallbackAdapter?: boolean;
 }): boolean {
-  return info.isFallbackAdapter === true || SOFTWARE_NAMES.test(`${info.device} ${info.description}`);
+  return (
+    info.isFallbackAdapter === true || SOFTWARE_NAMES.test(`${info.device} ${info.description}`)
+  );
 }
 
 /**

@@ -36,6 +36,8 @@ function requiredLimits(adapter: GpuAdapterLike): Record<string, number> {
     'maxBufferSize',
     'maxComputeWorkgroupSizeX',
     'maxComputeInvocationsPerWorkgroup',
+    // More inputs per kernel before tfjs's Concat has to split (its AddN cannot split).
+    'maxStorageBuffersPerShaderStage',
   ];
   const out: Record<string, number> = {};
   for (const n of names) {
@@ -73,7 +75,9 @@ export async function loadWebGpu(mode: 'auto' | 'forced'): Promise<void> {
       'webgpu',
       async () => {
         const device = await chosen.adapter.requestDevice({
-          requiredFeatures: chosen.adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+          requiredFeatures: chosen.adapter.features.has('timestamp-query')
+            ? ['timestamp-query']
+            : [],
           requiredLimits: requiredLimits(chosen.adapter),
         });
         return new mod.WebGPUBackend(device, chosen.adapter.info);

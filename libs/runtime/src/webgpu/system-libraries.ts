@@ -81,7 +81,8 @@ function fromEnvList(value: string | undefined): string[] {
 function deviceNodes(): string[] {
   const out: string[] = [];
   try {
-    for (const n of fs.readdirSync('/dev/dri')) if (n.startsWith('renderD')) out.push(`/dev/dri/${n}`);
+    for (const n of fs.readdirSync('/dev/dri'))
+      if (n.startsWith('renderD')) out.push(`/dev/dri/${n}`);
   } catch {
     // no DRM devices
   }
@@ -122,9 +123,12 @@ export function missingPieces(libs: SystemLibraries): { vulkan: string[]; opengl
   if (libs.vulkanIcds.length === 0)
     vulkan.push('no Vulkan ICD manifest (e.g. nvidia_icd.json in /usr/share/vulkan/icd.d)');
   else if (hardwareIcds.length === 0)
-    vulkan.push(`only software Vulkan ICDs (${libs.vulkanIcds.map((f) => path.basename(f)).join(', ')})`);
+    vulkan.push(
+      `only software Vulkan ICDs (${libs.vulkanIcds.map((f) => path.basename(f)).join(', ')})`,
+    );
   const opengles: string[] = [];
-  if (libs.egl === null) opengles.push('libEGL.so.1 not found (Debian: libegl1 libegl-mesa0 libgles2)');
+  if (libs.egl === null)
+    opengles.push('libEGL.so.1 not found (Debian: libegl1 libegl-mesa0 libgles2)');
   if (libs.eglVendors.length === 0) opengles.push('no EGL vendor manifest (glvnd egl_vendor.d)');
   return { vulkan, opengles };
 }
