@@ -18,12 +18,13 @@ import { RELATIVE_PIVOT_FLOOR } from '../layers/cholesky.js';
 export function compositeLstm(xp: tf.Tensor3D, whh: tf.Tensor2D, lengths: Int32Array): tf.Tensor2D {
   const [B = 0, T = 0, G = 0] = xp.shape;
   const Hd = G / 4;
-  const longest = lengths.reduce((m, n) => Math.max(m, n), 1);
-  const steps = Math.min(T, longest);
+  // As the kernels: each length clamped to [1, T] (the reference's collate raises 0 to 1).
+  const clamped = Array.from(lengths, (n) => Math.min(T, Math.max(1, Math.floor(n))));
+  const steps = clamped.reduce((m, n) => Math.max(m, n), 1);
   // mask[t] (B, 1): 1 where t < length.
   const maskData = new Float32Array(steps * B);
   for (let t = 0; t < steps; t++)
-    for (let b = 0; b < B; b++) maskData[t * B + b] = t < (lengths[b] ?? 1) ? 1 : 0;
+    for (let b = 0; b < B; b++) maskData[t * B + b] = t < (clamped[b] ?? 1) ? 1 : 0;
   const masks = tf.split(tf.tensor3d(maskData, [steps, B, 1]), steps, 0);
   const inputs = tf.unstack(tf.slice(xp, [0, 0, 0], [B, steps, G]), 1);
   let h: tf.Tensor2D = tf.zeros([B, Hd]);
@@ -52,12 +53,16 @@ export function compositeLstm(xp: tf.Tensor3D, whh: tf.Tensor2D, lengths: Int32A
  * pivots are replaced by 1 before the square root, so every value (and every gradient) stays
  * finite, and the returned log det is 0.
  */
-export function compositeSpdLogdet(a: tf.Tensor2D): { logdet: tf.Scalar; ok: tf.Scalar } {
-  const n = a.shape[0] ?? 0;
+export function compositeSpdLogdet(raw: tf.Tensor2D): { logdet: tf.Scalar; ok: tf.Scalar } {
+  const n = raw.shape[0] ?? 0;
+  // Non-finite entries are zeroed and flagged first: a NaN left in the graph would reach the
+  // gradient through ops whose backward multiplies by it (0 * NaN), masked or not.
+  const entryFinite = tf.isFinite(raw);
+  const a = tf.where(entryFinite, raw, tf.zerosLike(raw));
   const diagonal = tf.sum(tf.mul(a, tf.eye(n)), 1);
   const maxDiag = tf.max(tf.abs(diagonal));
   const floor = tf.mul(maxDiag, RELATIVE_PIVOT_FLOOR);
-  let ok: tf.Tensor = tf.logicalAnd(tf.greater(maxDiag, 0), tf.isFinite(maxDiag));
+  let ok: tf.Tensor = tf.logicalAnd(tf.greater(maxDiag, 0), tf.all(entryFinite));
   const columns: tf.Tensor2D[] = []; // L[:, j] as (n, 1)
   const pivots: tf.Tensor[] = [];
   for (let j = 0; j < n; j++) {
@@ -75,12 +80,11 @@ export function compositeSpdLogdet(a: tf.Tensor2D): { logdet: tf.Scalar; ok: tf.
     const ljj = tf.sqrt(safe);
     pivots.push(ljj);
     // Rows above j are zero in column j of L; row j is ljj; below it v / ljj.
-    const below = tf.div(v, ljj);
     const rowMask = tf.tensor2d(
       Array.from({ length: n }, (_, i) => (i >= j ? 1 : 0)),
       [n, 1],
     );
-    columns.push(tf.mul(tf.where(tf.isFinite(below), below, tf.zerosLike(below)), rowMask));
+    columns.push(tf.mul(tf.div(v, ljj), rowMask));
   }
   const logdet = tf.mul(tf.sum(tf.log(tf.stack(pivots))), 2);
   const okFloat = tf.cast(ok, 'float32') as tf.Scalar;
