@@ -18,7 +18,7 @@
  * module's `import.meta.url` is rewritten to its source's place in that copy, so code that finds
  * files relative to itself (the parity fixtures, `createRequire`) finds them as in the repository.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -254,6 +254,14 @@ function collectDebs(stage: string): string[] {
     .sort();
 }
 
+/** xz at level $2 from stdin to stdout; Python's lzma where xz-utils is not installed. */
+const XZ =
+  spawnSync('xz', ['--version'], { stdio: 'ignore' }).status === 0
+    ? 'xz -"$2" -T1 -c'
+    : `python3 -c 'import lzma, shutil, sys
+with lzma.open(sys.stdout.buffer, "wb", preset=int(sys.argv[1])) as f:
+    shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)' "$2"`;
+
 function dirBytes(dir: string): number {
   let total = 0;
   const seen = new Set<number>();
@@ -361,7 +369,7 @@ async function main(): Promise<void> {
     console.log(`xz -${level} of ${MiB(manifest.unpackedBytes)}...`);
     execFileSync('bash', [
       '-c',
-      'set -o pipefail; tar -C "$1" --owner=0 --group=0 --numeric-owner -cf - . | xz -"$2" -T1 -c > "$3"',
+      `set -o pipefail; tar -C "$1" --owner=0 --group=0 --numeric-owner -cf - . | ${XZ} > "$3"`,
       'pack',
       stage,
       String(level),

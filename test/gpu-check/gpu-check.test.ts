@@ -8,7 +8,7 @@
  * The pack here uses xz -0 (speed) and one made-up .deb instead of downloading Debian's loader
  * packages, so the test needs no network; run.sh must put the made-up library on the path
  * because this machine has no library of that name. Needs Mesa's EGL (libegl1, libegl-mesa0,
- * libgles2, libgl1-mesa-dri), xz and dpkg-deb.
+ * libgles2, libgl1-mesa-dri), dpkg-deb, and xz or python3.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
