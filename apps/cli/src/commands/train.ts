@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '@mmim/runtime';
+import { initBackend, type BackendChoice } from '@mmim/runtime';
 import {
   MmimModel,
   TINY_BERT,
@@ -26,7 +26,7 @@ export interface QuickTrainCliOptions {
   seed: number;
   out: string;
   json?: boolean;
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendChoice;
 }
 
 export async function runQuickTrain(opts: QuickTrainCliOptions): Promise<void> {

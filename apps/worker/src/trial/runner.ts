@@ -12,7 +12,7 @@ import {
   type MetricPoint,
   type Stop__Output,
 } from '@mmim/protocol';
-import type { BackendChoice, Logger } from '@mmim/runtime';
+import { prepareGpuEnvironment, type BackendChoice, type Logger } from '@mmim/runtime';
 import type { WorkerAgent } from '../agent.js';
 import type { StartTrial, ThreadBoot, ThreadInit, ThreadMessage } from './messages.js';
 
@@ -327,6 +327,9 @@ export class TrialRunner {
  * (ERR_UNKNOWN_FILE_EXTENSION), so a tiny eval'd entry registers tsx, then imports the file.
  */
 function startThread(boot: ThreadBoot): Worker {
+  // Native GPU libraries read the real process environment, which a thread cannot change
+  // (its process.env is a copy): set what the webgpu backend needs before the thread starts.
+  prepareGpuEnvironment();
   const entry = new URL(
     import.meta.url.endsWith('.ts') ? './thread.ts' : './thread.js',
     import.meta.url,
