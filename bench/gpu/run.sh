@@ -50,7 +50,7 @@ case "$SIMULATE" in
 esac
 if [ "$MODE" = nvidia ]; then
   TINY_ARGS=${GPU_CHECK_TINY_ARGS:---only tiny --steps 20 --no-torch}
-  BASE_ARGS=${GPU_CHECK_BASE_ARGS:---only base-top --base-top 12 --micro 0 --steps 3 --no-torch}
+  BASE_ARGS=${GPU_CHECK_BASE_ARGS:---only base-full --steps 3 --no-torch}
   WASM_ARGS=${GPU_CHECK_WASM_ARGS:---only tiny --steps 3 --no-torch}
   MATMUL_N=4096
 else
@@ -445,10 +445,10 @@ bench_part() { # NAME BACKEND WANT_S ARGS
   local figures=0
   while read -r line; do
     [ -n "$line" ] || continue
-    # "ours    tiny     312 ms/step    102.7 samples/s ..."
-    FIGURES+=("$name|$(awk '{print $2 "|" $3 "|" $5}' <<<"$line")")
+    # "ours    webgpu   tiny     312 ms/step    102.7 samples/s ..."
+    FIGURES+=("$name|$(awk '{print $3 "|" $4 "|" $6}' <<<"$line")")
     figures=$((figures + 1))
-  done < <(grep -E '^ours +[^ ]+ +[0-9.]+ ms/step +[0-9.]+ samples/s' <<<"$lines")
+  done < <(grep -E '^ours +[^ ]+ +[^ ]+ +[0-9.]+ ms/step +[0-9.]+ samples/s' <<<"$lines")
   if [ "$RC" = 125 ]; then
     record "$name" skipped 0 bench.log 'out of time'
   elif [ "$RC" = 124 ]; then

@@ -1,23 +1,29 @@
 /**
  * bench/model-step: training throughput of one MMIM stage-1 step (forward, backward, clipping,
  * Adam) on MOSI-shaped batches (batch 32, 50 tokens, audio 375 x 5, vision 500 x 20), for:
- *   tiny       a 2-layer, 128-hidden BERT, all trainable;
+ *   tiny          a 2-layer, 128-hidden BERT, all trainable;
  *   base-frozen   BERT-base-sized (random weights), frozen;
- *   base-top-N    BERT-base-sized with the top N layers trainable (the largest that fits).
- * When Debian's PyTorch is installed (/usr/bin/python3 with torch), the same configurations run
- * in PyTorch in the same invocation and the ratios ours / PyTorch are printed.
+ *   base-top-N    BERT-base-sized with the top N layers trainable, BERT in micro-batches (CPU
+ *                 backends: the wasm heap, 4 GB, does not hold a whole batch's activations);
+ *   base-full     BERT-base fully fine-tuned on the whole batch of 32 (GPU backends).
+ * Several backends run side by side (`--backend webgpu,wasm`), each configuration in a fresh
+ * process. When Debian's PyTorch is installed (/usr/bin/python3 with torch), the same
+ * configurations run in PyTorch in the same invocation and the ratios ours / PyTorch are printed.
  *
- *   npm run bench:model-step -- [--steps N] [--only tiny,base-frozen] [--base-top N] [--micro M] [--no-torch]
+ *   npm run bench:model-step -- [--backend wasm|webgpu|webgpu,wasm|...] [--steps N]
+ *     [--only tiny,base-frozen,base-top,base-full] [--base-top N] [--micro M] [--no-torch]
+ *     [--timeout SECONDS] [--json FILE]
  *
- * base-top-N runs BERT in micro-batches of M samples (default 4): the wasm heap (4 GB) does not
- * hold BERT-base's activations for a whole batch of 32 (docs/performance.md).
+ * Default configurations: tiny, base-frozen and base-top-N on CPU backends; tiny, base-frozen
+ * and base-full on GPU backends (webgpu, tensorflow-gpu). `--json` also writes every result.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initBackend } from '@mmim/runtime';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendChoice, type BackendInfo } from '@mmim/runtime';
 import {
   BERT_BASE,
   MmimModel,
@@ -37,12 +43,19 @@ const { values: args } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     micro: { type: 'string', default: '4' },
     backend: { type: 'string' },
+    timeout: { type: 'string', default: '600' },
+    json: { type: 'string' },
     child: { type: 'string' },
   },
 });
 
+const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
+const backends = (args.backend ?? 'auto').split(',').filter((b) => b.length > 0);
+
 interface BenchConfig {
   name: string;
+  /** Where it runs by default (without --only). */
+  on: 'cpu' | 'gpu' | 'both';
   /** BERT micro-batch (0 = whole batch). */
   micro: number;
   bert: BertConfig;
@@ -52,9 +65,10 @@ interface BenchConfig {
 
 const noDropout = { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
 const baseTop = Number(args['base-top']);
-const configs: BenchConfig[] = [
+const allConfigs: BenchConfig[] = [
   {
     name: 'tiny',
+    on: 'both',
     bert: { ...TINY_BERT, ...noDropout },
     freeze: false,
     trainable_layers: null,
@@ -62,6 +76,7 @@ const configs: BenchConfig[] = [
   },
   {
     name: 'base-frozen',
+    on: 'both',
     bert: { ...BERT_BASE, ...noDropout },
     freeze: true,
     trainable_layers: null,
@@ -69,12 +84,31 @@ const configs: BenchConfig[] = [
   },
   {
     name: `base-top-${baseTop}`,
+    on: 'cpu',
     bert: { ...BERT_BASE, ...noDropout },
     freeze: false,
     trainable_layers: baseTop,
     micro: Number(args.micro),
   },
-].filter((c) => args.only === undefined || args.only.split(',').some((o) => c.name.startsWith(o)));
+  {
+    name: 'base-full',
+    on: 'gpu',
+    bert: { ...BERT_BASE, ...noDropout },
+    freeze: false,
+    trainable_layers: null,
+    micro: 0,
+  },
+];
+const configs = allConfigs.filter(
+  (c) => args.only === undefined || args.only.split(',').some((o) => c.name.startsWith(o)),
+);
+
+/** The configurations a backend runs: all of --only, else those made for its kind. */
+function configsFor(backend: string): BenchConfig[] {
+  if (args.only !== undefined) return configs;
+  const kind = GPU_BACKENDS.has(backend) ? 'gpu' : 'cpu';
+  return configs.filter((c) => c.on === 'both' || c.on === kind);
+}
 
 const SHAPE = { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 };
 const steps = Number(args.steps);
@@ -92,7 +126,7 @@ function modelConfig(c: BenchConfig) {
 async function runChild(name: string): Promise<void> {
   const c = configs.find((x) => x.name === name);
   if (c === undefined) throw new Error(`unknown configuration '${name}'`);
-  await initBackend({ backend: (args.backend as 'wasm' | undefined) ?? 'auto' });
+  await initBackend({ backend: (args.backend as BackendChoice | undefined) ?? 'auto' });
   const config = modelConfig(c);
   const model = MmimModel.initialize(config, 1);
   const stepper = new TwoStageStepper(model, {
@@ -104,50 +138,113 @@ async function runChild(name: string): Promise<void> {
     randomBatch(config, { ...SHAPE, firstSampleIndex: i * 32 }, i + 1),
   );
   stepper.beginStage(1);
-  stepper.step(batches[0]!); // warm-up (kernels, memory), fills the entropy memory
+  // Warm-up: kernels compile (WGSL pipelines, CUDA JIT), memory settles, the entropy memory fills.
+  await stepper.step(batches[0]!);
+  await stepper.step(batches[1]!);
+  // Each step awaits its report (the one read of the step), so the time is the device's too.
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) stepper.step(batches[(i + 1) % 2]!);
+  for (let i = 0; i < steps; i++) await stepper.step(batches[i % 2]!);
   const ms = (performance.now() - t0) / steps;
-  process.stdout.write(`${JSON.stringify({ name, ms })}\n`);
+  const mem = tf.memory();
+  process.stdout.write(
+    `${JSON.stringify({ name, ms, tensors: mem.numTensors, bytes: mem.numBytes })}\n`,
+  );
+}
+
+interface Result {
+  backend: string;
+  device: string;
+  name: string;
+  msPerStep: number | null;
+  samplesPerSecond: number | null;
+  error?: string;
+}
+
+/** argv without the flags the parent sets per child. */
+function passthroughArgs(): string[] {
+  const drop = new Set(['--only', '--backend', '--json']);
+  return process.argv
+    .slice(2)
+    .filter(
+      (a, i, all) => !drop.has(a) && !drop.has(all[i - 1] ?? '') && !a.startsWith('--backend='),
+    );
 }
 
 async function main(): Promise<void> {
   if (args.child !== undefined) return runChild(args.child);
-  const backend = await initBackend({ backend: (args.backend as 'wasm' | undefined) ?? 'auto' });
-  console.log(
-    `bench/model-step | backend ${backend.name} (${backend.device}) | batch ${SHAPE.size}, ${steps} timed steps`,
-  );
+  const results: Result[] = [];
   const ours = new Map<string, number>();
-  // Each configuration in a fresh process: the wasm heap never shrinks, and BERT-base's
-  // fine-tuning needs most of its 4 GB.
+  let threads = 1;
   const self = fileURLToPath(import.meta.url);
-  for (const c of configs) {
-    const passthrough = process.argv
-      .slice(2)
-      .filter((a, i, all) => a !== '--only' && all[i - 1] !== '--only');
-    let out: string;
+  for (const choice of backends) {
+    let backend: BackendInfo;
     try {
-      out = execFileSync(
-        process.execPath,
-        ['--import', 'tsx', self, ...passthrough, '--child', c.name],
-        {
-          encoding: 'utf8',
-          env: { ...process.env, MMIM_LOG_LEVEL: 'warn' },
-          stdio: ['ignore', 'pipe', 'inherit'],
-          maxBuffer: 1 << 20,
-        },
-      );
+      backend = await initBackend({ backend: choice as BackendChoice });
     } catch (err) {
-      console.log(`ours    ${c.name.padEnd(14)} FAILED: ${(err as Error).message.split('\n')[0]}`);
+      console.log(`backend ${choice}: ${(err as Error).message}`);
+      results.push({
+        backend: choice,
+        device: '',
+        name: '*',
+        msPerStep: null,
+        samplesPerSecond: null,
+        error: (err as Error).message,
+      });
       continue;
     }
-    const { ms } = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ms: number };
-    ours.set(c.name, SHAPE.size / (ms / 1000));
+    if (backend.name === 'wasm' || backend.name === 'cpu') threads = backend.threads;
     console.log(
-      `ours    ${c.name.padEnd(14)} ${ms.toFixed(0).padStart(7)} ms/step ${(SHAPE.size / (ms / 1000)).toFixed(1).padStart(8)} samples/s` +
-        (c.micro > 0 ? ` (BERT micro-batch ${c.micro})` : ''),
+      `bench/model-step | backend ${backend.name} (${backend.device}) | batch ${SHAPE.size}, ${steps} timed steps after 2 warm-up steps`,
     );
+    // Each configuration in a fresh process: the wasm heap never shrinks, BERT-base's
+    // fine-tuning needs most of its 4 GB, and a GPU's memory is returned between runs.
+    for (const c of configsFor(backend.name)) {
+      let out: string;
+      const row: Result = {
+        backend: backend.name,
+        device: backend.device,
+        name: c.name,
+        msPerStep: null,
+        samplesPerSecond: null,
+      };
+      try {
+        out = execFileSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            self,
+            ...passthroughArgs(),
+            '--backend',
+            backend.name,
+            '--child',
+            c.name,
+          ],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, MMIM_LOG_LEVEL: 'warn' },
+            stdio: ['ignore', 'pipe', 'inherit'],
+            maxBuffer: 1 << 20,
+            timeout: Number(args.timeout) * 1000,
+          },
+        );
+      } catch (err) {
+        const why = (err as Error).message.split('\n')[0] ?? '';
+        console.log(`ours    ${backend.name.padEnd(8)} ${c.name.padEnd(14)} FAILED: ${why}`);
+        results.push({ ...row, error: why });
+        continue;
+      }
+      const { ms } = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ms: number };
+      const perSecond = SHAPE.size / (ms / 1000);
+      if (backend.name === 'wasm' || backends.length === 1) ours.set(c.name, perSecond);
+      results.push({ ...row, msPerStep: ms, samplesPerSecond: perSecond });
+      console.log(
+        `ours    ${backend.name.padEnd(8)} ${c.name.padEnd(14)} ${ms.toFixed(ms < 10 ? 2 : 0).padStart(7)} ms/step ${perSecond.toFixed(1).padStart(8)} samples/s` +
+          (c.micro > 0 ? ` (BERT micro-batch ${c.micro})` : ''),
+      );
+    }
   }
+  if (args.json !== undefined) fs.writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
   if (args['no-torch']) return;
   const python = '/usr/bin/python3';
   if (!fs.existsSync(python))
@@ -171,16 +268,22 @@ async function main(): Promise<void> {
       model: { ...m, bert: m.bert, n_class: 1 },
     };
   });
-  for (const threads of [backend.threads, 2].filter((t, i, a) => a.indexOf(t) === i)) {
+  const cpuConfigs = new Set(configsFor('wasm').map((c) => c.name));
+  for (const threadCount of [threads, 2].filter((t, i, a) => a.indexOf(t) === i)) {
     const out = execFileSync(
       python,
-      [script, JSON.stringify(torchConfigs), String(threads), String(steps)],
+      [
+        script,
+        JSON.stringify(torchConfigs.filter((c) => cpuConfigs.has(c.name))),
+        String(threadCount),
+        String(steps),
+      ],
       {
         encoding: 'utf8',
         env: {
           ...process.env,
-          OPENBLAS_NUM_THREADS: String(threads),
-          OMP_NUM_THREADS: String(threads),
+          OPENBLAS_NUM_THREADS: String(threadCount),
+          OMP_NUM_THREADS: String(threadCount),
         },
         maxBuffer: 1 << 20,
       },

@@ -40,7 +40,7 @@ const stepper = new TwoStageStepper(model, {
 stepper.beginStage(1);
 for (let i = 0; i < 2; i++) {
   const t = performance.now();
-  stepper.step(
+  await stepper.step(
     randomBatch(config, { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 }, i),
   );
   mem(`step ${i} ${(performance.now() - t).toFixed(0)} ms`);

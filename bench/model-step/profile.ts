@@ -57,4 +57,10 @@ time('BERT forward+backward', () => {
 });
 const stepper = new TwoStageStepper(model, { ...REFERENCE_OPTIMIZATION, seed: 1 });
 stepper.beginStage(1);
-time('full stepper step', () => void stepper.step(batch));
+// The step is asynchronous (it awaits its one read): timed separately.
+await stepper.step(batch);
+const stepStart = performance.now();
+for (let i = 0; i < 3; i++) await stepper.step(batch);
+console.log(
+  `${'full stepper step'.padEnd(28)} ${((performance.now() - stepStart) / 3).toFixed(1)} ms`,
+);
