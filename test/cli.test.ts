@@ -140,5 +140,14 @@ describe('mmim CLI', () => {
     const missing = mmim('train', '--data', path.join(tmp, 'nope'));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope: no such file or folder/);
+    // --backend takes every backend the runtime can force, webgpu included, and nothing else.
+    const tpu = mmim('train', '--print-config', '--backend', 'tpu');
+    assert.equal(tpu.code, 2);
+    assert.match(
+      tpu.stderr,
+      /Allowed choices are auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/,
+    );
+    const webgpu = mmim('train', '--print-config', '--backend', 'webgpu');
+    assert.equal(webgpu.code, 0, webgpu.stderr);
   });
 });

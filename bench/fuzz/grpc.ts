@@ -51,6 +51,7 @@ export async function fuzzGrpcFor(seconds: number, seed: number): Promise<GrpcFu
     memoryBytes: 0,
     version: 'fuzz',
     workerName: 'fuzz',
+    adapter: null,
   }).id;
   const authed = rawCases(workerId, ['token']);
   const unauthed = rawCases(workerId, ['none', 'wrong', 'twice', 'binary']);

@@ -9,15 +9,28 @@
  * Checks: sweeps list (rows, progress, escaped names), trials table sort and filter, pause
  * without the token (401 text) and with it, a stale pause (409 text), a curve growing on live
  * points without a reload and catching up after a coordinator restart dropped the stream, the
- * workers page, and no page error or CSP report. Screenshots: test-output/dashboard/ui-*.png.
+ * workers page (empty, then three workers registered over gRPC: a webgpu worker on a hardware
+ * adapter, one on llvmpipe, one on wasm, each shown with or without its adapter), and no page
+ * error or CSP report. Screenshots: test-output/dashboard/ui-*.png.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { LocalCluster } from '@mmim/cli';
+import {
+  CLIENT_CHANNEL_OPTIONS,
+  deadlineIn,
+  JOIN_TOKEN_METADATA_KEY,
+  loadProtocol,
+  UNARY_DEADLINES_MS,
+  type RegisterResponse__Output,
+} from '@mmim/protocol';
+import type { BackendInfo } from '@mmim/runtime';
+import { workerCapabilities } from '@mmim/worker';
 import {
   ExperimentStore,
   fixtureEpoch,
@@ -112,6 +125,92 @@ async function writeTableSweep(store: ExperimentStore): Promise<void> {
     await store.addEpoch('t3', fixtureEpoch(e + 1, mae), { name: 'valid.mae', goal: 'minimize' });
   }
   await store.addEvent('t3', { at: TABLE_T0 + 3500, type: 'started', message: 'on gpu-0, gpu-1' });
+}
+
+/** What initBackend returns on the machines the workers page must tell apart. */
+const H200: BackendInfo = {
+  name: 'webgpu',
+  package: '@tensorflow/tfjs-backend-webgpu',
+  device: 'GPU (WebGPU/Vulkan): NVIDIA H200',
+  threads: 1,
+  adapter: {
+    vendor: 'nvidia',
+    architecture: 'hopper',
+    device: 'NVIDIA H200',
+    description: 'NVIDIA: 565.57.01',
+    route: 'vulkan',
+    software: false,
+    limits: {
+      maxBufferSize: 2 ** 40,
+      maxStorageBufferBindingSize: 2 ** 32 - 4,
+      maxComputeWorkgroupStorageSize: 49152,
+      maxComputeInvocationsPerWorkgroup: 1024,
+    },
+  },
+};
+const LLVMPIPE: BackendInfo = {
+  name: 'webgpu',
+  package: '@tensorflow/tfjs-backend-webgpu',
+  device: 'CPU rasteriser (WebGPU/OpenGL ES): llvmpipe-llvm-15-0-6-256-bits-',
+  threads: 1,
+  adapter: {
+    vendor: '',
+    architecture: '',
+    device: 'llvmpipe-llvm-15-0-6-256-bits-',
+    description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6',
+    route: 'opengles',
+    software: true,
+    limits: {
+      maxBufferSize: 2 ** 31,
+      maxStorageBufferBindingSize: 2 ** 27,
+      maxComputeWorkgroupStorageSize: 16384,
+      maxComputeInvocationsPerWorkgroup: 256,
+    },
+  },
+};
+const WASM: BackendInfo = {
+  name: 'wasm',
+  package: '@tensorflow/tfjs-backend-wasm',
+  device: 'CPU (wasm, SIMD, 1 thread)',
+  threads: 1,
+};
+
+/**
+ * Registers a worker with the capabilities the worker process would send for `backend` (the
+ * worker's own builder), and nothing more: no Session, so the scheduler never gives it a trial.
+ */
+async function registerWorker(
+  cluster: LocalCluster,
+  workerName: string,
+  backend: BackendInfo,
+): Promise<string> {
+  const { WorkerRegistry } = loadProtocol().mmim.v1;
+  const client = new WorkerRegistry(
+    cluster.grpcAddress,
+    grpc.credentials.createInsecure(),
+    CLIENT_CHANNEL_OPTIONS,
+  );
+  const metadata = new grpc.Metadata();
+  metadata.set(JOIN_TOKEN_METADATA_KEY, readFileSync(cluster.joinTokenFile, 'utf8').trim());
+  try {
+    return await new Promise<string>((resolve, reject) =>
+      client.Register(
+        {
+          capabilities: workerCapabilities(backend, {
+            workerName,
+            version: '0.1.0',
+            memoryBytes: 2 ** 34,
+          }),
+        },
+        metadata,
+        { deadline: deadlineIn(UNARY_DEADLINES_MS.register) },
+        (err: grpc.ServiceError | null, res?: RegisterResponse__Output) =>
+          err || !res ? reject(err ?? new Error('no response')) : resolve(res.workerId),
+      ),
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /** Appends `count` points to each named curve of a trial (one `points` change event). */
@@ -342,11 +441,72 @@ describe('dashboard in chromium against the real coordinator', { timeout: 180_00
     await b.shot('ui-trial');
   });
 
-  it('shows the workers page (none joined: the cluster has no workers)', async () => {
+  it('shows the workers page: none joined, then each worker with its GPU adapter or none', async () => {
     const { page } = b;
     await page.locator('nav a', { hasText: 'Workers' }).click();
     await page.getByText('No workers have joined.').waitFor();
-    assert.equal(await page.locator('[data-testid="worker-row"]').count(), 0);
+    const rows = page.locator('[data-testid="worker-row"]');
+    assert.equal(await rows.count(), 0);
+
+    // Registered over gRPC; the coordinator publishes its snapshot and the page follows it live.
+    const ids = {
+      h200: await registerWorker(cluster, 'gpu-h200', H200),
+      llvmpipe: await registerWorker(cluster, 'ci-llvmpipe', LLVMPIPE),
+      wasm: await registerWorker(cluster, 'cpu-wasm', WASM),
+    };
+    await waitForCount(rows, 3);
+    const row = (id: string) => page.locator(`[data-testid="worker-row"][data-worker-id="${id}"]`);
+    const adapterOf = (id: string) => row(id).locator('[data-testid="worker-adapter"]');
+
+    const h200 = adapterOf(ids.h200);
+    assert.equal(
+      await h200.locator('[data-testid="adapter-name"]').innerText(),
+      'nvidia · hopper · NVIDIA H200',
+    );
+    assert.equal(await h200.locator('[data-testid="adapter-route"]').innerText(), 'vulkan');
+    assert.equal(await h200.locator('[data-testid="adapter-software"]').count(), 0);
+    assert.equal(
+      await h200.locator('[data-testid="adapter-limits"]').innerText(),
+      'buffer 1 TiB · storage binding 4 GiB · workgroup memory 48 KiB · 1024 invocations/workgroup',
+    );
+    assert.equal(await h200.getAttribute('title'), 'NVIDIA: 565.57.01');
+    assert.match(await row(ids.h200).innerText(), /gpu-h200[\s\S]*webgpu/);
+
+    const soft = adapterOf(ids.llvmpipe);
+    assert.equal(
+      await soft.locator('[data-testid="adapter-name"]').innerText(),
+      'llvmpipe-llvm-15-0-6-256-bits-',
+    );
+    assert.equal(await soft.locator('[data-testid="adapter-route"]').innerText(), 'opengles');
+    const marker = soft.locator('[data-testid="adapter-software"]');
+    assert.equal(await marker.innerText(), 'software');
+    assert.ok(await marker.isVisible());
+    // Styled apart from the plain route badge (app.css under the page's CSP).
+    // (The test compiles without the DOM library: reach getComputedStyle through globalThis.)
+    const background = (l: typeof marker): Promise<string> =>
+      l.evaluate((e) => {
+        const view = globalThis as unknown as {
+          getComputedStyle(el: unknown): { backgroundColor: string };
+        };
+        return view.getComputedStyle(e).backgroundColor;
+      });
+    assert.notEqual(
+      await background(marker),
+      await background(soft.locator('[data-testid="adapter-route"]')),
+    );
+    assert.equal(
+      await soft.locator('[data-testid="adapter-limits"]').innerText(),
+      'buffer 2 GiB · storage binding 128 MiB · workgroup memory 16 KiB · 256 invocations/workgroup',
+    );
+
+    assert.equal(await adapterOf(ids.wasm).count(), 0);
+    assert.equal(
+      await row(ids.wasm).locator('[data-testid="worker-device"]').innerText(),
+      'CPU (wasm, SIMD, 1 thread)',
+    );
+    const api = (await cluster.api.workers()).workers;
+    assert.deepEqual(api.find((w) => w.id === ids.h200)?.adapter, H200.adapter);
+    assert.equal(api.find((w) => w.id === ids.wasm)?.adapter, null);
     await b.shot('ui-workers');
   });
 

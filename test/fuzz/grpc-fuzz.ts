@@ -205,6 +205,20 @@ export function validMessages(workerId: string): Record<Method, Buffer[]> {
           workerName: 'n',
         },
       }),
+      reg({
+        capabilities: {
+          backend: 'webgpu',
+          device: 'CPU rasteriser (WebGPU/OpenGL ES): llvmpipe',
+          workerName: 'gl',
+          adapter: {
+            device: 'llvmpipe',
+            description: 'OpenGL ES 3.2 Mesa',
+            route: 'opengles',
+            software: true,
+            limits: { maxBufferSize: 2 ** 31, maxComputeInvocationsPerWorkgroup: 256 },
+          },
+        },
+      }),
     ],
     Session: [
       ses({ workerId, heartbeat: { state: 'WORKER_STATE_IDLE', sentAtMs: Date.now() } }),
@@ -375,6 +389,26 @@ export function typedRegister(): fc.Arbitrary<{ capabilities?: Record<string, un
           memoryBytes: fc.oneof(fc.nat(), fc.constant('18446744073709551615')),
           version: s,
           workerName: s,
+          adapter: fc.record(
+            {
+              vendor: s,
+              architecture: s,
+              device: s,
+              description: s,
+              route: s,
+              software: fc.boolean(),
+              limits: fc.record(
+                {
+                  maxBufferSize: fc.oneof(fc.nat(), fc.constant('18446744073709551615')),
+                  maxStorageBufferBindingSize: fc.nat(),
+                  maxComputeWorkgroupStorageSize: fc.nat({ max: 0xffffffff }),
+                  maxComputeInvocationsPerWorkgroup: fc.nat({ max: 0xffffffff }),
+                },
+                { requiredKeys: [] },
+              ),
+            },
+            { requiredKeys: [] },
+          ),
         },
         { requiredKeys: [] },
       ),

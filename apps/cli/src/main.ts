@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import type { BackendChoice } from '@mmim/runtime';
 import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
 import { UsageError, runTrainOnData } from './commands/train-data.js';
@@ -22,7 +23,16 @@ import {
 import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
 import { ApiError } from './cluster/api-client.js';
 
-type BackendFlag = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+type BackendFlag = BackendChoice;
+/** Every backend @mmim/runtime can force: a Record, so one added there fails to compile here. */
+const BACKENDS: Record<BackendChoice, true> = {
+  auto: true,
+  'tensorflow-gpu': true,
+  tensorflow: true,
+  webgpu: true,
+  wasm: true,
+  cpu: true,
+};
 
 const program = new Command();
 program
@@ -35,7 +45,7 @@ const backendOption = (): Option =>
   new Option(
     '--backend <name>',
     'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
-  ).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+  ).choices(Object.keys(BACKENDS));
 
 function toInt(value: string): number {
   const n = Number(value);

@@ -103,6 +103,14 @@ export class WorkerRegistryService extends EventEmitter<RegistryServiceEvents> {
         workerName: caps.workerName,
         backend: caps.backend,
         device: caps.device,
+        // webgpu workers: which GPU, how Dawn reaches it, and whether it is a CPU rasteriser.
+        adapter: caps.adapter
+          ? {
+              device: caps.adapter.device,
+              route: caps.adapter.route,
+              software: caps.adapter.software,
+            }
+          : undefined,
         memoryBytes: caps.memoryBytes,
         version: caps.version,
       },

@@ -23,6 +23,7 @@ function setup(leaseMs = 1000) {
       device: 'cpu',
       memoryBytes: 0,
       version: '0',
+      adapter: null,
     });
     const messages: CoordinatorMessage[] = [];
     inbox.set(w.id, messages);

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createLogger, initBackend, type Logger } from '@mmim/runtime';
 import { WorkerAgent } from './agent.js';
+import { workerCapabilities } from './capabilities.js';
 import { parseConfig, USAGE, type WorkerConfig } from './options.js';
 import { TrialRunner } from './trial/runner.js';
 
@@ -24,6 +25,7 @@ export {
   type WorkerActivity,
   type WorkerAgentOptions,
 } from './agent.js';
+export { workerCapabilities, type CapabilityFacts } from './capabilities.js';
 export { USAGE, type WorkerConfig } from './options.js';
 export { TrialRunner, type TrialRunnerOptions } from './trial/runner.js';
 export type { ThreadMessage, TrialSummary } from './trial/messages.js';
@@ -118,13 +120,11 @@ export async function startWorker(
     coordinator: config.coordinator,
     joinToken: config.joinToken,
     credentials: config.credentials,
-    capabilities: {
-      backend: backend.name,
-      device: backend.device,
-      memoryBytes: os.totalmem(),
-      version: version(),
+    capabilities: workerCapabilities(backend, {
       workerName: config.workerName,
-    },
+      version: version(),
+      memoryBytes: os.totalmem(),
+    }),
     log,
   });
   const runner = new TrialRunner(agent, {

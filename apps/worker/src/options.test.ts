@@ -50,6 +50,14 @@ describe('worker options', () => {
       /redis:\/\//,
     );
     assert.throws(() => parseConfig(['--backend', 'tpu'], { MMIM_JOIN_TOKEN: 't' }), /backend/);
+    // Every backend @mmim/runtime can force, webgpu included, from the flag and the environment.
+    for (const backend of ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']) {
+      assert.equal(parseConfig(['--backend', backend], { MMIM_JOIN_TOKEN: 't' }).backend, backend);
+    }
+    assert.equal(
+      parseConfig([], { MMIM_JOIN_TOKEN: 't', MMIM_BACKEND: 'webgpu' }).backend,
+      'webgpu',
+    );
   });
 
   it('rejects an address without a port', () => {

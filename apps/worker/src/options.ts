@@ -4,10 +4,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PORT } from '@mmim/protocol';
+import type { BackendChoice } from '@mmim/runtime';
 import { z } from 'zod';
 
 export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
-              [--redis URL] [--run-dir DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
+              [--redis URL] [--run-dir DIR]
+              [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu]
               [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
 The join token comes from --token-file or MMIM_JOIN_TOKEN; it is never accepted on the
 command line, where other users could read it in the process list.
@@ -15,7 +17,15 @@ command line, where other users could read it in the process list.
 (needed for trials of more than one rank). --run-dir: temp files (default: the OS temp dir).
 --backend (or MMIM_BACKEND): the TF.js backend trials train on (default auto).`;
 
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** Every backend @mmim/runtime can force: a Record, so one added there fails to compile here. */
+const BACKENDS: Record<BackendChoice, true> = {
+  auto: true,
+  'tensorflow-gpu': true,
+  tensorflow: true,
+  webgpu: true,
+  wasm: true,
+  cpu: true,
+};
 
 const Flags = z
   .object({
@@ -33,7 +43,7 @@ const Flags = z
       .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
       .optional(),
     'run-dir': z.string().min(1).optional(),
-    backend: z.enum(BACKENDS).optional(),
+    backend: z.enum(Object.keys(BACKENDS) as [BackendChoice, ...BackendChoice[]]).optional(),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -51,7 +61,7 @@ export interface WorkerConfig {
   redisUrl: string | null;
   /** Temp files of trials go under here. */
   runDir: string;
-  backend: (typeof BACKENDS)[number];
+  backend: BackendChoice;
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfig {

@@ -359,6 +359,7 @@ describe('ExperimentStore on a real redis-server', () => {
       state: 'idle',
       backend: 'cpu',
       device: 'CPU',
+      adapter: null,
       version: '0.1.0',
       trialId: null,
       rank: null,

@@ -157,6 +157,30 @@ export interface CurvePoint {
   at: number;
 }
 
+/**
+ * The GPU adapter a webgpu worker computes on, as the worker reported it at registration
+ * (libs/runtime's GpuAdapterInfo, carried by the protocol's GpuAdapter message).
+ */
+export interface WorkerAdapter {
+  /** May be empty (llvmpipe reports none). */
+  vendor: string;
+  architecture: string;
+  /** The adapter's name, e.g. 'NVIDIA H200'. */
+  device: string;
+  description: string;
+  /** How Dawn reaches it: 'vulkan' or 'opengles'. */
+  route: string;
+  /** A CPU rasteriser (llvmpipe, lavapipe, SwiftShader): correct, no faster than a CPU. */
+  software: boolean;
+  /** Null when the worker sent none. Sizes in bytes. */
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+  } | null;
+}
+
 /** What the coordinator publishes about each worker (dashboard's Workers page). */
 export interface WorkerSnapshot {
   id: WorkerId;
@@ -164,6 +188,8 @@ export interface WorkerSnapshot {
   state: 'idle' | 'training' | 'stopping' | 'lost';
   backend: string;
   device: string;
+  /** The webgpu backend's adapter; null for every other backend. */
+  adapter: WorkerAdapter | null;
   version: string;
   trialId: TrialId | null;
   rank: number | null;

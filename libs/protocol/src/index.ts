@@ -44,6 +44,8 @@ export type { WorkerState__Output } from './generated/mmim/v1/WorkerState.js';
 export type { Ack, Ack__Output } from './generated/mmim/v1/Ack.js';
 export type { AssignTrial, AssignTrial__Output } from './generated/mmim/v1/AssignTrial.js';
 export type { Capabilities, Capabilities__Output } from './generated/mmim/v1/Capabilities.js';
+export type { GpuAdapter, GpuAdapter__Output } from './generated/mmim/v1/GpuAdapter.js';
+export type { GpuLimits, GpuLimits__Output } from './generated/mmim/v1/GpuLimits.js';
 export type {
   CoordinatorMessage,
   CoordinatorMessage__Output,

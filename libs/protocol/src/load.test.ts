@@ -33,6 +33,48 @@ describe('loadProtocol', () => {
     assert.equal(hb.heartbeat?.step, 7);
   });
 
+  it('carries a GPU adapter in the capabilities, and null when a worker sends none', () => {
+    const { Register } = loadProtocol().mmim.v1.WorkerRegistry.service;
+    const adapter = {
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      device: 'NVIDIA H200',
+      description: 'NVIDIA: 565.57.01',
+      route: 'vulkan',
+      software: false,
+      limits: {
+        // Above 2^32: uint64 must not wrap.
+        maxBufferSize: 2 ** 40,
+        maxStorageBufferBindingSize: 2 ** 32 - 4,
+        maxComputeWorkgroupStorageSize: 49152,
+        maxComputeInvocationsPerWorkgroup: 1024,
+      },
+    };
+    const back = Register.requestDeserialize(
+      Register.requestSerialize({
+        capabilities: { backend: 'webgpu', device: 'GPU: NVIDIA H200', workerName: 'w', adapter },
+      }),
+    );
+    assert.deepEqual(back.capabilities?.adapter, adapter);
+    const plain = Register.requestDeserialize(
+      Register.requestSerialize({ capabilities: { backend: 'wasm', workerName: 'w' } }),
+    );
+    assert.equal(plain.capabilities?.adapter, null);
+    // A software adapter with no vendor keeps its empty strings and its flag.
+    const soft = Register.requestDeserialize(
+      Register.requestSerialize({
+        capabilities: {
+          backend: 'webgpu',
+          workerName: 'w',
+          adapter: { device: 'llvmpipe', route: 'opengles', software: true },
+        },
+      }),
+    );
+    assert.equal(soft.capabilities?.adapter?.vendor, '');
+    assert.equal(soft.capabilities?.adapter?.software, true);
+    assert.equal(soft.capabilities?.adapter?.limits, null);
+  });
+
   it('sets explicit limits and deadlines', () => {
     assert.equal(SERVER_CHANNEL_OPTIONS['grpc.max_receive_message_length'], MAX_MESSAGE_BYTES);
     assert.ok(UNARY_DEADLINES_MS.register > 0);

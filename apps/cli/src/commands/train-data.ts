@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '@mmim/runtime';
+import { initBackend, type BackendChoice } from '@mmim/runtime';
 import { loadDataset, resolveDatasetFile } from '@mmim/data';
 import {
   TINY_BERT,
@@ -41,7 +41,7 @@ export interface TrainDataOptions {
   cacheDir?: string;
   printConfig?: boolean;
   json?: boolean;
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendChoice;
   overrides: Record<string, unknown>;
 }
 

@@ -14,6 +14,7 @@ import {
   type Curve,
   type SweepRecord,
   type TrialRecord,
+  type WorkerAdapter,
   type WorkerSnapshot,
 } from '@mmim/experiments';
 import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
@@ -119,6 +120,22 @@ function errorOf(a: Answer): string {
   return (a.json as { error?: string } | null)?.error ?? '';
 }
 
+/** A hardware adapter as a webgpu worker on an H200 reports it (limits above 2^32 included). */
+const H200_ADAPTER: WorkerAdapter = {
+  vendor: 'nvidia',
+  architecture: 'hopper',
+  device: 'NVIDIA H200',
+  description: 'NVIDIA: 565.57.01',
+  route: 'vulkan',
+  software: false,
+  limits: {
+    maxBufferSize: 2 ** 40,
+    maxStorageBufferBindingSize: 2 ** 32 - 4,
+    maxComputeWorkgroupStorageSize: 49152,
+    maxComputeInvocationsPerWorkgroup: 1024,
+  },
+};
+
 describe('dashboard HTTP API over loopback with a real redis-server', () => {
   let redis: RedisServerHandle;
   let client: Redis;
@@ -189,8 +206,9 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
       id: 'w1',
       name: 'gpu-0',
       state: 'training',
-      backend: 'cpu',
-      device: 'CPU',
+      backend: 'webgpu',
+      device: 'GPU (WebGPU/Vulkan): NVIDIA H200',
+      adapter: H200_ADAPTER,
       version: '0.1.0',
       trialId: 's1-t4',
       rank: 0,
@@ -200,7 +218,18 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
       lastHeartbeat: 1,
       registeredAt: 1,
     };
-    await store.putWorkers([worker]);
+    const cpuWorker: WorkerSnapshot = {
+      ...worker,
+      id: 'w2',
+      name: 'cpu-0',
+      state: 'idle',
+      backend: 'wasm',
+      device: 'CPU (wasm, SIMD, 1 thread)',
+      adapter: null,
+      trialId: null,
+      rank: null,
+    };
+    await store.putWorkers([worker, cpuWorker]);
 
     staticRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-static-'));
     fs.mkdirSync(path.join(staticRoot, 'site', 'assets'), { recursive: true });
@@ -549,13 +578,18 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
     assert.match(errorOf(best), /trial "s1-t0" has no best checkpoint/);
   });
 
-  it('lists workers', async () => {
+  it('lists workers by name, with the GPU adapter of a webgpu worker and null for the rest', async () => {
     const a = await request(base, 'GET', '/api/workers');
     const workers = (a.json as { workers: WorkerSnapshot[] }).workers;
     assert.deepEqual(
-      workers.map((w) => [w.name, w.trialId]),
-      [['gpu-0', 's1-t4']],
+      workers.map((w) => [w.name, w.backend, w.trialId]),
+      [
+        ['cpu-0', 'wasm', null],
+        ['gpu-0', 'webgpu', 's1-t4'],
+      ],
     );
+    assert.equal(workers[0]?.adapter, null);
+    assert.deepEqual(workers[1]?.adapter, H200_ADAPTER);
   });
 
   it('streams a change after a write, pings, and keeps streaming to others after a client left', async () => {

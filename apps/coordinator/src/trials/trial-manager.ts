@@ -26,11 +26,13 @@ import type {
   TrialEventType,
   TrialId,
   TrialRecord,
+  WorkerAdapter,
   WorkerSnapshot,
 } from '@mmim/experiments';
 import { TERMINAL_TRIAL_STATES } from '@mmim/experiments';
 import type {
   EpochReport__Output,
+  GpuAdapter__Output,
   Heartbeat__Output,
   MetricPoint__Output,
   TrialEnded__Output,
@@ -97,6 +99,29 @@ function withShortNames(m: Record<string, number>): SplitMetrics {
     f1NonNeg: m['f1NonNeg'] ?? pick('f1_has0'),
     acc5: pick('acc5'),
     acc7: pick('acc7'),
+  };
+}
+
+/** The adapter a worker registered with, field by field (nothing else reaches the record). */
+function adapterSnapshot(a: GpuAdapter__Output | null): WorkerAdapter | null {
+  if (a === null) return null;
+  const l = a.limits;
+  return {
+    vendor: a.vendor,
+    architecture: a.architecture,
+    device: a.device,
+    description: a.description,
+    route: a.route,
+    software: a.software,
+    limits:
+      l === null
+        ? null
+        : {
+            maxBufferSize: l.maxBufferSize,
+            maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+            maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+            maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+          },
   };
 }
 
@@ -619,6 +644,7 @@ export class TrialManager {
       state,
       backend: w.capabilities.backend,
       device: w.capabilities.device,
+      adapter: adapterSnapshot(w.capabilities.adapter),
       version: w.capabilities.version,
       trialId: w.assignment?.trialId ?? (hb?.trialId || null),
       rank: w.assignment?.rank ?? null,

@@ -45,10 +45,49 @@ export function fmtSeconds(s: number | null | undefined): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Binary units, one decimal at most: '512 B', '2.3 MiB', '16 KiB', '4 GiB'. */
 export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (!Number.isFinite(n) || n < 0) return '—';
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${Number(value.toFixed(1))} ${BYTE_UNITS[unit]}`;
+}
+
+/** The parts of a GPU adapter the workers page names (WorkerAdapter, structurally). */
+export interface AdapterText {
+  vendor: string;
+  architecture: string;
+  device: string;
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+  } | null;
+}
+
+/** 'nvidia · hopper · NVIDIA H200'; empty parts left out (llvmpipe names no vendor). */
+export function adapterName(a: AdapterText): string {
+  const parts = [a.vendor, a.architecture, a.device].filter((p) => p.trim() !== '');
+  return parts.length > 0 ? parts.join(' · ') : 'unnamed adapter';
+}
+
+/** The adapter's memory and dispatch limits in human units. */
+export function adapterLimits(a: AdapterText): string {
+  const l = a.limits;
+  if (l === null) return 'limits not reported';
+  return [
+    `buffer ${fmtBytes(l.maxBufferSize)}`,
+    `storage binding ${fmtBytes(l.maxStorageBufferBindingSize)}`,
+    `workgroup memory ${fmtBytes(l.maxComputeWorkgroupStorageSize)}`,
+    `${l.maxComputeInvocationsPerWorkgroup} invocations/workgroup`,
+  ].join(' · ');
 }
 
 /** The MMIM losses first in this order, then other train/ curves, then the rest, lr/ last. */

@@ -21,6 +21,14 @@ import type {
   EpochReport__Output as _mmim_v1_EpochReport__Output,
 } from './mmim/v1/EpochReport.js';
 import type {
+  GpuAdapter as _mmim_v1_GpuAdapter,
+  GpuAdapter__Output as _mmim_v1_GpuAdapter__Output,
+} from './mmim/v1/GpuAdapter.js';
+import type {
+  GpuLimits as _mmim_v1_GpuLimits,
+  GpuLimits__Output as _mmim_v1_GpuLimits__Output,
+} from './mmim/v1/GpuLimits.js';
+import type {
   Heartbeat as _mmim_v1_Heartbeat,
   Heartbeat__Output as _mmim_v1_Heartbeat__Output,
 } from './mmim/v1/Heartbeat.js';
@@ -72,6 +80,8 @@ export interface ProtoGrpcType {
         _mmim_v1_CoordinatorMessage__Output
       >;
       EpochReport: MessageTypeDefinition<_mmim_v1_EpochReport, _mmim_v1_EpochReport__Output>;
+      GpuAdapter: MessageTypeDefinition<_mmim_v1_GpuAdapter, _mmim_v1_GpuAdapter__Output>;
+      GpuLimits: MessageTypeDefinition<_mmim_v1_GpuLimits, _mmim_v1_GpuLimits__Output>;
       Heartbeat: MessageTypeDefinition<_mmim_v1_Heartbeat, _mmim_v1_Heartbeat__Output>;
       MetricPoint: MessageTypeDefinition<_mmim_v1_MetricPoint, _mmim_v1_MetricPoint__Output>;
       Ping: MessageTypeDefinition<_mmim_v1_Ping, _mmim_v1_Ping__Output>;

@@ -1,9 +1,55 @@
-/** #/workers — each worker's state, backend, device, trial and rank, step time, heartbeat. */
+/**
+ * #/workers — each worker's state, backend, device (and for webgpu its GPU adapter: name,
+ * route, a software marker, limits), trial and rank, step time, heartbeat.
+ */
 import type { WorkerSnapshot } from '../api.js';
 import { api } from '../api.js';
 import { debounce, h, replace, routeLink } from '../dom.js';
-import { fmtValue, timeAgo } from '../format.js';
+import { adapterLimits, adapterName, fmtValue, timeAgo } from '../format.js';
 import { badge, errorBox, type Page, type PageContext } from '../widgets.js';
+
+/** The Device cell: the backend's device line, then the adapter block when there is one. */
+function deviceCell(w: WorkerSnapshot): HTMLElement {
+  // `?? null`: a snapshot written before adapters were recorded has no such field.
+  const a = w.adapter ?? null;
+  if (a === null) return h('td', { 'data-testid': 'worker-device' }, w.device);
+  return h(
+    'td',
+    { 'data-testid': 'worker-device' },
+    w.device,
+    h(
+      'div',
+      {
+        class: 'adapter',
+        'data-testid': 'worker-adapter',
+        'data-route': a.route,
+        'data-software': String(a.software),
+        title: a.description,
+      },
+      h('div', {}, h('span', { 'data-testid': 'adapter-name' }, adapterName(a))),
+      h(
+        'div',
+        {},
+        h('span', { class: 'badge', 'data-testid': 'adapter-route' }, a.route),
+        a.software
+          ? [
+              ' ',
+              h(
+                'span',
+                {
+                  class: 'badge adapter-software',
+                  'data-testid': 'adapter-software',
+                  title: 'a CPU rasteriser: correct, but no faster than a CPU',
+                },
+                'software',
+              ),
+            ]
+          : null,
+      ),
+      h('div', { class: 'muted', 'data-testid': 'adapter-limits' }, adapterLimits(a)),
+    ),
+  );
+}
 
 export function workersPage(ctx: PageContext): Page {
   const body = h('tbody');
@@ -61,7 +107,7 @@ export function workersPage(ctx: PageContext): Page {
           h('td', {}, w.name, h('div', { class: 'id' }, w.id)),
           h('td', {}, badge(w.state)),
           h('td', {}, w.backend),
-          h('td', {}, w.device),
+          deviceCell(w),
           h('td', {}, w.trialId === null ? '—' : routeLink(w.trialId, 'trials', w.trialId)),
           h('td', { class: 'num' }, w.rank ?? '—'),
           h('td', { class: 'num' }, w.step),
