@@ -1,19 +1,24 @@
 # syntax=docker/dockerfile:1
-# A worker on an NVIDIA GPU: @tensorflow/tfjs-node-gpu 4.22, which links libtensorflow 2.9.1
-# (scripts/deps-constants.js: LIBTENSORFLOW_VERSION = '2.9.1'), built against CUDA 11.2 and
-# cuDNN 8.1 (TensorFlow 2.9's tested GPU configuration; the tfjs-node README's GPU table says
-# the same). Hence the CUDA 11.2.2 + cuDNN 8.1.1 runtime base. The host needs an NVIDIA driver
-# >= 450.80.02 and the NVIDIA container toolkit. Build from the repository root:
+# A worker on an NVIDIA GPU with two GPU backends (docs/operations.md, "GPU workers"):
+# - tensorflow-gpu (the default, MMIM_BACKEND): @tensorflow/tfjs-node-gpu 4.22, which links
+#   libtensorflow 2.9.1 (scripts/deps-constants.js: LIBTENSORFLOW_VERSION = '2.9.1'), built
+#   against CUDA 11.2 and cuDNN 8.1. It opens CUDA 11 sonames (libcudart.so.11.0,
+#   libcublas.so.11, libcudnn.so.8 ...), which every CUDA 11.x runtime carries (minor-version
+#   compatibility), so the base is CUDA 11.8 + cuDNN 8: its libraries have sm_90 kernels for
+#   H100/H200, where 11.2's have none. libtensorflow itself has no sm_90 code: the driver
+#   JIT-compiles its PTX at start, cached on a volume (CUDA_CACHE_PATH below).
+# - webgpu (MMIM_BACKEND=webgpu): TF.js's WebGPU backend on Dawn (npm `webgpu`), which reaches the
+#   GPU through Vulkan (NVIDIA's ICD, libGLX_nvidia.so.0) or OpenGL ES (EGL). dawn.node needs
+#   glibc >= 2.34 and libstdc++ with GLIBCXX_3.4.30: Ubuntu 22.04, not 20.04 (the only CUDA 11.2
+#   bases), which is the other reason for the 11.8 base.
+# The host needs an NVIDIA driver that supports its GPU (any R450+ runs CUDA 11.x libraries)
+# and the NVIDIA container toolkit. Build from the repository root:
 #   docker build -f deploy/docker/worker-cuda.Dockerfile -t mmim-worker-cuda:0.1.0 .
-# Hopper GPUs (H100/H200, sm_90): CUDA 11.2 has no sm_90 kernels; build with
-#   --build-arg CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04
-# (CUDA 11.x keeps the sonames libtensorflow 2.9 opens: libcudart.so.11.0, libcublas.so.11,
-# libcudnn.so.8 ...; docs/operations.md).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 # The full image has python3, make and g++ should node-pre-gyp fall back to building the addon.
 ARG NODE_BUILD_IMAGE=node:20.20.2-bookworm
-ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
+ARG CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04
 
 # ---- node: the Node.js runtime to copy onto the CUDA base (upstream build, glibc >= 2.28) ---
 FROM ${NODE_IMAGE} AS node
@@ -40,22 +45,45 @@ RUN sh /usr/local/bin/install-prod-deps gpu
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM ${CUDA_IMAGE} AS runtime
+# libvulkan1: the Vulkan loader Dawn opens (libvulkan.so.1); libegl1 + libgles2: glvnd's EGL and
+# GLES dispatchers for Dawn's OpenGL ES route. The NVIDIA driver libraries behind them
+# (libGLX_nvidia.so.0, libEGL_nvidia.so.0, ...) are not in the image: the container toolkit
+# mounts them from the host when NVIDIA_DRIVER_CAPABILITIES includes `graphics`.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini ca-certificates \
+      libvulkan1 libegl1 libgles2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 mmim \
- && useradd --system --uid 10001 --gid mmim --no-create-home --home-dir /app --shell /usr/sbin/nologin mmim
+ && useradd --system --uid 10001 --gid mmim --no-create-home --home-dir /app --shell /usr/sbin/nologin mmim \
+ && mkdir -p /var/cache/mmim/cuda \
+ && chown 10001:10001 /var/cache/mmim/cuda
+# The manifests that point the Vulkan loader and glvnd's EGL at NVIDIA's driver (the toolkit
+# mounts the libraries, not always these files; nvidia/vulkan and nvidia/opengl images ship the same).
+COPY deploy/docker/nvidia/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json
+COPY deploy/docker/nvidia/10_nvidia.json /usr/share/glvnd/egl_vendor.d/10_nvidia.json
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 # MMIM_LIVENESS_FILE: the worker touches it every 5 s while its event loop turns; the health
 # check fails when it is older than MMIM_LIVENESS_MAX_AGE_S (60).
+# NVIDIA_DRIVER_CAPABILITIES: compute + utility (CUDA, nvidia-smi) are the base image's; graphics
+# makes the toolkit mount the Vulkan/EGL driver libraries the webgpu backend needs.
+# CUDA_CACHE_PATH: the driver's JIT cache (libtensorflow's PTX compiled for sm_90 takes minutes
+# at the first start); mount a volume here so that restarts reuse it. CUDA_CACHE_MAXSIZE: the
+# largest the driver allows, 4 GiB: with the default (256 MiB to 1 GiB, by driver version)
+# libtensorflow's compiled kernels evict each other and the next start compiles again.
+# MMIM_BACKEND: tensorflow-gpu, or webgpu (MMIM_WEBGPU_ROUTE=vulkan|opengles picks Dawn's route).
 ENV NODE_ENV=production \
     MMIM_BACKEND=tensorflow-gpu \
     MMIM_LIVENESS_FILE=/tmp/mmim-worker-alive \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics \
     TF_CPP_MIN_LOG_LEVEL=1 \
     TF_FORCE_GPU_ALLOW_GROWTH=true \
-    CUDA_CACHE_PATH=/tmp/cuda-cache
+    CUDA_CACHE_PATH=/var/cache/mmim/cuda \
+    CUDA_CACHE_MAXSIZE=4294967296
 COPY --from=deps /app ./
+# Dawn (npm `webgpu`) loaded once: a base whose glibc or libstdc++ is too old for dawn.node fails
+# the build here, not a worker at start. Loading needs no GPU (Vulkan and EGL open lazily).
+RUN node --input-type=module -e "await import('webgpu')"
 COPY apps ./apps
 COPY libs ./libs
 COPY deploy/healthcheck ./deploy/healthcheck

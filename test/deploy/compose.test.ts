@@ -131,9 +131,9 @@ describe('deploy/compose', () => {
       assert.equal(s.depends_on?.['coordinator']?.condition, 'service_healthy', name);
       assert.equal(s.environment?.['MMIM_COORDINATOR'], 'coordinator:50051', name);
       assert.deepEqual(s.secrets, ['join-token', 'redis-url'], name);
-      assert.deepEqual(
-        s.volumes,
-        ['${MMIM_DATA_DIR:-../../data}:/app/data:ro'],
+      assert.equal(
+        s.volumes?.[0],
+        '${MMIM_DATA_DIR:-../../data}:/app/data:ro',
         `${name}: datasets`,
       );
     }
@@ -154,7 +154,22 @@ describe('deploy/compose', () => {
       const devices = s.deploy?.resources?.reservations?.devices ?? [];
       assert.equal(devices.length, 1, name);
       assert.equal(devices[0]!.driver, 'nvidia', name);
-      assert.deepEqual(devices[0]!.capabilities, ['gpu'], name);
+      // Docker turns the driver capabilities listed here into NVIDIA_DRIVER_CAPABILITIES;
+      // graphics mounts the Vulkan/EGL libraries of the webgpu backend.
+      assert.deepEqual([...(devices[0]!.capabilities ?? [])].sort(), [
+        'compute',
+        'gpu',
+        'graphics',
+        'utility',
+      ]);
+      // The CUDA JIT cache on a named volume at the image's CUDA_CACHE_PATH; the rest of the
+      // mounts are the datasets only.
+      assert.deepEqual(
+        s.volumes,
+        ['${MMIM_DATA_DIR:-../../data}:/app/data:ro', 'cuda-cache:/var/cache/mmim/cuda'],
+        name,
+      );
+      assert.ok('cuda-cache' in c.volumes, 'cuda-cache is a named volume');
       assert.equal(devices[0]!.device_ids?.length, 1, name);
       assert.equal(s.environment?.['CUDA_VISIBLE_DEVICES'], '0', name);
       assert.equal(
@@ -167,6 +182,15 @@ describe('deploy/compose', () => {
     });
     assert.equal(new Set(ids).size, ids.length, 'no GPU shared');
     assert.deepEqual(c.services['worker-cpu']!.profiles, ['cpu']);
+    assert.deepEqual(c.services['worker-cpu']!.volumes, [
+      '${MMIM_DATA_DIR:-../../data}:/app/data:ro',
+    ]);
+    // The path the volume is mounted at is the one the image's driver writes its cache to.
+    const dockerfile = fs.readFileSync(
+      path.join(REPO, 'deploy', 'docker', 'worker-cuda.Dockerfile'),
+      'utf8',
+    );
+    assert.match(dockerfile, /^\s*CUDA_CACHE_PATH=\/var\/cache\/mmim\/cuda\b/m);
   });
 
   it('builds from Dockerfiles that exist, and takes secrets from git-ignored files', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Env } from 'dockerfile-ast';
 import {
   checkDockerfile,
   copyFrom,
@@ -51,6 +52,34 @@ function copies(stage: Stage): string[][] {
       const args = i.getArguments().map((a) => a.getValue());
       return from === undefined ? args : [`--from=${from}`, ...args];
     });
+}
+
+/** The ENV values a stage sets (the last one wins, as in a build). */
+function envOf(stage: Stage): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const ins of stage.instructions) {
+    if (!(ins instanceof Env)) continue;
+    for (const p of ins.getProperties()) env.set(p.getName(), p.getValue() ?? '');
+  }
+  return env;
+}
+
+/**
+ * glibc and libstdc++ (GLIBCXX_3.4.N) of the Ubuntu releases the CUDA images come in, from their
+ * packages (libc6, libstdc++6 from gcc-10 / 12 / 14).
+ */
+const UBUNTU_LIBS: Record<string, { glibc: number; glibcxx: number }> = {
+  '20.04': { glibc: 31, glibcxx: 28 },
+  '22.04': { glibc: 35, glibcxx: 30 },
+  '24.04': { glibc: 39, glibcxx: 33 },
+};
+
+/** The newest GLIBC_2.N and GLIBCXX_3.4.N symbol versions a shared object asks for. */
+function elfNeeds(file: string): { glibc: number; glibcxx: number } {
+  const text = fs.readFileSync(file).toString('latin1');
+  const newest = (re: RegExp): number =>
+    Math.max(0, ...[...text.matchAll(re)].map((m) => Number(m[1])));
+  return { glibc: newest(/GLIBC_2\.(\d+)\b/g), glibcxx: newest(/GLIBCXX_3\.4\.(\d+)\b/g) };
 }
 
 /** The workspaces' package.json files, from the root package.json's "workspaces" globs. */
@@ -186,12 +215,14 @@ describe('deploy/docker', () => {
     }
   });
 
-  it('matches each flavour: wasm on CPU, CUDA 11.2 + cuDNN 8 for tfjs-node-gpu, the dashboard built', () => {
+  it('matches each flavour: wasm on CPU, CUDA 11 + cuDNN 8 for tfjs-node-gpu, the dashboard built', () => {
     const cpu = read('worker-cpu.Dockerfile');
     assert.match(cpu, /MMIM_BACKEND=wasm/);
     assert.match(cpu, /install-prod-deps none/);
     const cuda = read('worker-cuda.Dockerfile');
-    assert.match(cuda, /^ARG CUDA_IMAGE=nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-ubuntu[\d.]+$/m);
+    // libtensorflow 2.9.1 opens CUDA 11 sonames and libcudnn.so.8: CUDA 11.x, cuDNN 8, and at
+    // least 11.8 for kernels of Hopper GPUs (sm_90) in cuBLAS and cuDNN.
+    assert.match(cuda, /^ARG CUDA_IMAGE=nvidia\/cuda:11\.8\.\d+-cudnn8-runtime-ubuntu[\d.]+$/m);
     assert.match(cuda, /MMIM_BACKEND=tensorflow-gpu/);
     assert.match(cuda, /install-prod-deps gpu/);
     assert.match(cuda, /COPY --from=node \/usr\/local\/bin\/node/);
@@ -202,6 +233,81 @@ describe('deploy/docker', () => {
       copies(coordinator.at(-1)!).some(
         (a) => a.join(' ') === '--from=dashboard /app/apps/dashboard/dist ./apps/dashboard/dist',
       ),
+    );
+  });
+
+  it('gives the CUDA image a base new enough for Dawn, and loads Dawn at build time', () => {
+    const cuda = read('worker-cuda.Dockerfile');
+    const ubuntu = /^ARG CUDA_IMAGE=\S+-ubuntu([\d.]+)$/m.exec(cuda)?.[1] ?? '';
+    const has = UBUNTU_LIBS[ubuntu];
+    assert.ok(has, `CUDA_IMAGE on Ubuntu '${ubuntu}', not one of ${Object.keys(UBUNTU_LIBS)}`);
+    // dawn.node (npm `webgpu`, the webgpu backend) as installed: what it needs of the system.
+    const dawn = path.join(REPO, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node');
+    const needs = elfNeeds(dawn);
+    assert.ok(
+      needs.glibc >= 17 && needs.glibcxx >= 9,
+      `read ${JSON.stringify(needs)} from ${dawn}`,
+    );
+    assert.ok(
+      has.glibc >= needs.glibc && has.glibcxx >= needs.glibcxx,
+      `dawn.node needs GLIBC_2.${needs.glibc} and GLIBCXX_3.4.${needs.glibcxx}; Ubuntu ${ubuntu} ` +
+        `has 2.${has.glibc} and 3.4.${has.glibcxx}`,
+    );
+    // The same pair refuses the Ubuntu 20.04 bases (the only ones CUDA 11.2 comes in).
+    const focal = UBUNTU_LIBS['20.04']!;
+    assert.ok(focal.glibc < needs.glibc || focal.glibcxx < needs.glibcxx);
+    const final = stages(cuda).at(-1)!.instructions;
+    const load = final.findIndex(
+      (i) =>
+        i.getKeyword() === 'RUN' &&
+        i.getArgumentsContent() === `node --input-type=module -e "await import('webgpu')"`,
+    );
+    const deps = final.findIndex((i) => copyFrom(i) === 'deps');
+    assert.ok(deps >= 0 && load > deps, 'Dawn is loaded once after the dependencies are in place');
+  });
+
+  it('carries the WebGPU path: Vulkan loader, EGL/GLES, graphics capability, NVIDIA manifests', () => {
+    const final = stages(read('worker-cuda.Dockerfile')).at(-1)!;
+    const apt = runs(final).find((r) => /apt-get install/.test(r)) ?? '';
+    for (const pkg of ['libvulkan1', 'libegl1', 'libgles2', 'tini']) {
+      assert.match(apt, new RegExp(`\\s${pkg}(\\s|$)`), `apt-get install ${pkg}`);
+    }
+    const env = envOf(final);
+    assert.deepEqual(env.get('NVIDIA_DRIVER_CAPABILITIES')?.split(',').sort(), [
+      'compute',
+      'graphics',
+      'utility',
+    ]);
+    assert.equal(env.get('MMIM_BACKEND'), 'tensorflow-gpu');
+    const manifest = (target: string): { ICD?: Record<string, string> } => {
+      const copy = copies(final).find((a) => a.at(-1) === target);
+      assert.ok(copy && copy.length === 2, `one file copied to ${target}`);
+      return JSON.parse(fs.readFileSync(path.join(REPO, copy[0]!), 'utf8')) as {
+        ICD?: Record<string, string>;
+      };
+    };
+    const icd = manifest('/etc/vulkan/icd.d/nvidia_icd.json');
+    assert.equal(icd.ICD?.['library_path'], 'libGLX_nvidia.so.0');
+    assert.match(icd.ICD?.['api_version'] ?? '', /^1\.3(\.\d+)?$/);
+    const egl = manifest('/usr/share/glvnd/egl_vendor.d/10_nvidia.json');
+    assert.equal(egl.ICD?.['library_path'], 'libEGL_nvidia.so.0');
+  });
+
+  it('keeps the CUDA JIT cache at a volume path the worker user owns, at the largest size', () => {
+    const final = stages(read('worker-cuda.Dockerfile')).at(-1)!;
+    const env = envOf(final);
+    assert.equal(env.get('CUDA_CACHE_PATH'), '/var/cache/mmim/cuda');
+    // The driver's maximum (4 GiB): libtensorflow's PTX compiled for sm_90 must all fit.
+    assert.equal(env.get('CUDA_CACHE_MAXSIZE'), String(4 * 1024 ** 3));
+    // Created and owned by uid 10001 in the image: a Docker named volume mounted there takes
+    // the image's ownership, so the worker (USER 10001) can write it.
+    assert.ok(
+      runs(final).some((r) =>
+        /mkdir -p \/var\/cache\/mmim\/cuda[\s\\]*&&\s*chown 10001:10001 \/var\/cache\/mmim\/cuda/.test(
+          r,
+        ),
+      ),
+      runs(final).join('\n'),
     );
   });
 

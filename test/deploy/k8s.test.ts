@@ -303,6 +303,47 @@ describe('deploy/k8s', () => {
     assert.equal(cpu.spec!.template.spec!.nodeSelector, undefined);
   });
 
+  it('lets GPU workers reach Vulkan/EGL and keeps their CUDA JIT cache on its own volume', () => {
+    const gpu = find<IDeployment>(rendered.get('gpu')!, 'Deployment', 'mmim-worker');
+    const gc = container(gpu, 'worker');
+    assert.deepEqual(envValue(gc, 'NVIDIA_DRIVER_CAPABILITIES')?.split(',').sort(), [
+      'compute',
+      'graphics',
+      'utility',
+    ]);
+    const cachePath = envValue(gc, 'CUDA_CACHE_PATH');
+    assert.equal(cachePath, '/var/cache/mmim/cuda');
+    assert.equal(envValue(gc, 'CUDA_CACHE_MAXSIZE'), String(4 * 1024 ** 3));
+    // The root filesystem is read-only: the cache needs a writable volume of its own (not
+    // /tmp, whose size budget is the trials'), mounted read-write exactly there.
+    assert.equal(gc.securityContext?.readOnlyRootFilesystem, true);
+    const mount = gc.volumeMounts?.find((m) => m.mountPath === cachePath);
+    assert.ok(mount && mount.readOnly !== true, `a writable volume on ${cachePath}`);
+    const volume = gpu.spec!.template.spec!.volumes?.find((v) => v.name === mount.name);
+    assert.ok(volume, `volume ${mount.name}`);
+    assert.ok(volume.emptyDir ?? volume.persistentVolumeClaim ?? volume.hostPath, mount.name);
+    // Room for the driver's largest cache (4 GiB), and the pod asks for that storage too.
+    if (volume.emptyDir) assert.match(String(volume.emptyDir.sizeLimit), /^([5-9]|\d{2,})Gi$/);
+    assert.equal(gc.resources?.requests?.['ephemeral-storage'], '25Gi');
+    // The base's mounts are still there after the overlay's patch.
+    for (const path of ['/tmp', '/app/data', '/run/secrets']) {
+      assert.ok(
+        gc.volumeMounts?.some((m) => m.mountPath === path),
+        `${path} still mounted`,
+      );
+    }
+
+    const cc = container(
+      find<IDeployment>(rendered.get('cpu')!, 'Deployment', 'mmim-worker'),
+      'worker',
+    );
+    assert.equal(envValue(cc, 'CUDA_CACHE_PATH'), undefined);
+    assert.equal(
+      cc.volumeMounts?.some((m) => m.mountPath === '/var/cache/mmim/cuda'),
+      false,
+    );
+  });
+
   it('mounts the shared datasets read-only where sweeps look for them', () => {
     for (const [overlay, objects] of rendered) {
       const worker = find<IDeployment>(objects, 'Deployment', 'mmim-worker');
