@@ -92,7 +92,7 @@ describe('weights I/O', () => {
       { size: 6, textLength: 10, visualSteps: 9, acousticSteps: 7 },
       3,
     );
-    assert.deepEqual(again.predict(batch), model.predict(batch));
+    assert.deepEqual(await again.predict(batch), await model.predict(batch));
     [model, again].forEach((m) => m.dispose());
   });
 
