@@ -49,12 +49,12 @@ case "$SIMULATE" in
   *) echo "GPU_CHECK_SIMULATE is '$SIMULATE'; expected llvmpipe or nothing" >&2; exit 2 ;;
 esac
 if [ "$MODE" = nvidia ]; then
-  TINY_ARGS=${GPU_CHECK_TINY_ARGS:---only tiny --steps 20 --no-torch}
-  BASE_ARGS=${GPU_CHECK_BASE_ARGS:---only base-full --steps 3 --no-torch}
+  TINY_ARGS=${GPU_CHECK_TINY_ARGS:---only tiny --steps 20 --no-torch --no-baseline}
+  BASE_ARGS=${GPU_CHECK_BASE_ARGS:---only base-full --steps 3 --no-torch --no-baseline}
   WASM_ARGS=${GPU_CHECK_WASM_ARGS:---only tiny --steps 3 --no-torch}
   MATMUL_N=4096
 else
-  TINY_ARGS=${GPU_CHECK_TINY_ARGS:---only tiny --steps 1 --no-torch}
+  TINY_ARGS=${GPU_CHECK_TINY_ARGS:---only tiny --steps 1 --no-torch --no-baseline}
   BASE_ARGS=''
   WASM_ARGS=${GPU_CHECK_WASM_ARGS:---only tiny --steps 1 --no-torch}
   MATMUL_N=256

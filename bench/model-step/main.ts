@@ -7,12 +7,13 @@
  *                 backends: the wasm heap, 4 GB, does not hold a whole batch's activations);
  *   base-full     BERT-base fully fine-tuned on the whole batch of 32 (GPU backends).
  * Several backends run side by side (`--backend webgpu,wasm`), each configuration in a fresh
- * process. When Debian's PyTorch is installed (/usr/bin/python3 with torch), the same
+ * process; wasm is added as the baseline when not asked for (its tiny configuration only, unless
+ * --only; `--no-baseline` to skip it). When Debian's PyTorch is installed (/usr/bin/python3 with torch), the same
  * configurations run in PyTorch in the same invocation and the ratios ours / PyTorch are printed.
  *
  *   npm run bench:model-step -- [--backend wasm|webgpu|webgpu,wasm|...] [--steps N]
  *     [--only tiny,base-frozen,base-top,base-full] [--base-top N] [--micro M] [--no-torch]
- *     [--timeout SECONDS] [--json FILE]
+ *     [--timeout SECONDS] [--json FILE] [--no-baseline]
  *
  * Default configurations: tiny, base-frozen and base-top-N on CPU backends; tiny, base-frozen
  * and base-full on GPU backends (webgpu, tensorflow-gpu). `--json` also writes every result.
@@ -45,12 +46,20 @@ const { values: args } = parseArgs({
     backend: { type: 'string' },
     timeout: { type: 'string', default: '600' },
     json: { type: 'string' },
+    'no-baseline': { type: 'boolean', default: false },
     child: { type: 'string' },
   },
 });
 
 const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
-const backends = (args.backend ?? 'auto').split(',').filter((b) => b.length > 0);
+const asked = (args.backend ?? 'auto').split(',').filter((b) => b.length > 0);
+/** The backends to run: as asked, plus wasm as the side-by-side baseline when it is missing. */
+const backends =
+  asked.includes('wasm') || args['no-baseline'] || args.child !== undefined
+    ? asked
+    : [...asked, 'wasm'];
+/** The baseline wasm run (not asked for) times only the cheap configuration unless --only says. */
+const baselineOnly = !asked.includes('wasm') && args.only === undefined;
 
 interface BenchConfig {
   name: string;
@@ -105,8 +114,10 @@ const configs = allConfigs.filter(
 
 /** The configurations a backend runs: all of --only, else those made for its kind. */
 function configsFor(backend: string): BenchConfig[] {
-  if (args.only !== undefined) return configs;
   const kind = GPU_BACKENDS.has(backend) ? 'gpu' : 'cpu';
+  // base-full does not fit the wasm heap (4 GB): never on a CPU backend.
+  if (args.only !== undefined) return configs.filter((c) => kind === 'gpu' || c.on !== 'gpu');
+  if (backend === 'wasm' && baselineOnly) return configs.filter((c) => c.name === 'tiny');
   return configs.filter((c) => c.on === 'both' || c.on === kind);
 }
 

@@ -3,10 +3,11 @@
  * and summing gradients) end with the same parameters as one worker on the whole batch, after
  * several steps of both stages, dropout on, entropy memory and H included.
  */
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@mmim/runtime';
 import { resolveMmimConfig } from './config.js';
+import { setBackendProfileOverride, type BackendProfile } from './kernels/registry.js';
 import { MmimModel } from './model.js';
 import { REFERENCE_OPTIMIZATION, TwoStageStepper } from './stepper.js';
 import { randomBatch, sliceBatch } from './synthetic.js';
@@ -142,47 +143,57 @@ async function runParallel(
   return { params, losses };
 }
 
-describe('exact data parallelism', () => {
-  before(async () => {
-    await initBackend({ backend: process.env.MMIM_TEST_BACKEND === 'cpu' ? 'cpu' : 'wasm' });
-  });
+function equivalenceSuite(profile: Partial<BackendProfile> | null, ranks: number[]): void {
+  describe(`exact data parallelism${profile === null ? '' : ` (${JSON.stringify(profile)})`}`, () => {
+    before(async () => {
+      await initBackend({ backend: process.env.MMIM_TEST_BACKEND === 'cpu' ? 'cpu' : 'wasm' });
+      setBackendProfileOverride(profile);
+    });
+    after(() => setBackendProfileOverride(null));
 
-  it('K = 2 and K = 3 equal one worker (1e-5 relative), both stages, dropout on', async () => {
-    const reference = MmimModel.initialize(config, 5);
-    const init = reference.stateDict();
-    const single = new TwoStageStepper(reference, optimization);
-    const losses: number[] = [];
-    for (const stage of [0, 1, 0, 1] as const) {
-      single.beginStage(stage);
-      for (const batch of batches) losses.push((await single.step(batch)).loss);
-    }
-    const bad: string[] = [];
-    for (const K of [1, 2, 3]) {
-      const r = await runParallel(K, init);
-      r.losses.forEach((l, i) =>
-        assert.ok(
-          Math.abs(l - (losses[i] ?? NaN)) <= 1e-5 * Math.max(1, Math.abs(losses[i] ?? 0)),
-          `K=${K} step ${i}: loss ${l} vs ${losses[i]}`,
-        ),
-      );
-      for (const [name, v] of await reference.readStateDict()) {
-        const p = r.params.get(name) ?? new Float32Array(0);
-        let num = 0;
-        let den = 0;
-        v.forEach((x, i) => {
-          num += (x - (p[i] ?? NaN)) ** 2;
-          den += x * x;
-        });
-        const rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
-        if (name.endsWith('attention.self.key.bias')) {
-          // Its true gradient is exactly 0 (softmax ignores a per-query constant), so Adam steps
-          // it by about ±lr on float noise in ANY implementation: bound the drift instead.
-          const drift = Math.max(...Array.from(v, (x, i) => Math.abs(x - (p[i] ?? NaN))));
-          if (!(drift <= 2 * 8 * optimization.lr_bert)) bad.push(`K=${K} ${name}: drift ${drift}`);
-        } else if (rel > 1e-5) bad.push(`K=${K} ${name}: ${rel.toExponential(2)}`);
+    it(`K = ${ranks.join(', ')} equal one worker (1e-5 relative), both stages, dropout on`, async () => {
+      const reference = MmimModel.initialize(config, 5);
+      const init = reference.stateDict();
+      const single = new TwoStageStepper(reference, optimization);
+      const losses: number[] = [];
+      for (const stage of [0, 1, 0, 1] as const) {
+        single.beginStage(stage);
+        for (const batch of batches) losses.push((await single.step(batch)).loss);
       }
-    }
-    reference.dispose();
-    assert.deepEqual(bad, []);
+      const bad: string[] = [];
+      for (const K of ranks) {
+        const r = await runParallel(K, init);
+        r.losses.forEach((l, i) =>
+          assert.ok(
+            Math.abs(l - (losses[i] ?? NaN)) <= 1e-5 * Math.max(1, Math.abs(losses[i] ?? 0)),
+            `K=${K} step ${i}: loss ${l} vs ${losses[i]}`,
+          ),
+        );
+        for (const [name, v] of await reference.readStateDict()) {
+          const p = r.params.get(name) ?? new Float32Array(0);
+          let num = 0;
+          let den = 0;
+          v.forEach((x, i) => {
+            num += (x - (p[i] ?? NaN)) ** 2;
+            den += x * x;
+          });
+          const rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
+          if (name.endsWith('attention.self.key.bias')) {
+            // Its true gradient is exactly 0 (softmax ignores a per-query constant), so Adam steps
+            // it by about ±lr on float noise in ANY implementation: bound the drift instead.
+            const drift = Math.max(...Array.from(v, (x, i) => Math.abs(x - (p[i] ?? NaN))));
+            if (!(drift <= 2 * 8 * optimization.lr_bert))
+              bad.push(`K=${K} ${name}: drift ${drift}`);
+          } else if (rel > 1e-5) bad.push(`K=${K} ${name}: ${rel.toExponential(2)}`);
+        }
+      }
+      reference.dispose();
+      assert.deepEqual(bad, []);
+    });
   });
-});
+}
+
+equivalenceSuite(null, [1, 2, 3]);
+// The GPU backends' path (device optimiser: gradients summed on the host, uploaded, Adam on the
+// device; composite LSTM and log det), run here on wasm.
+equivalenceSuite({ optimizer: 'device', lstm: 'composite', logdet: 'composite' }, [1, 2]);
