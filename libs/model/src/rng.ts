@@ -116,16 +116,31 @@ export function dropoutScales(
 ): Float32Array {
   const rows = sampleIndex.length;
   const out = new Float32Array(rows * width);
-  const keep = 1 - rate;
-  const scale = 1 / keep;
-  const threshold = Math.floor(rate * 4294967296);
-  const siteKey = hashWords(key.seed, key.step, hashString(key.site));
+  const { threshold, scale } = dropoutThreshold(rate);
+  const rowKeys = dropoutRowKeys(key, sampleIndex);
   for (let r = 0; r < rows; r++) {
-    const rowKey = hashWords(siteKey, sampleIndex[r] ?? 0);
+    const rowKey = rowKeys[r] ?? 0;
     const base = r * width;
     for (let e = 0; e < width; e++) {
       out[base + e] = mix32(rowKey ^ Math.imul(e + 1, 0x9e3779b1)) >= threshold ? scale : 0;
     }
   }
   return out;
+}
+
+/**
+ * The per-row keys of a mask: element e of row r is kept when
+ * mix32(rowKey[r] ^ imul(e + 1, 0x9e3779b1)) >= threshold (all 32-bit unsigned). What a device
+ * kernel needs to draw the same mask (kernels/dropout-mask.ts).
+ */
+export function dropoutRowKeys(key: DropoutKey, sampleIndex: ArrayLike<number>): Uint32Array {
+  const siteKey = hashWords(key.seed, key.step, hashString(key.site));
+  return Uint32Array.from({ length: sampleIndex.length }, (_, r) =>
+    hashWords(siteKey, sampleIndex[r] ?? 0),
+  );
+}
+
+/** The keep threshold (on a 32-bit hash) and the kept elements' scale for a dropout rate. */
+export function dropoutThreshold(rate: number): { threshold: number; scale: number } {
+  return { threshold: Math.floor(rate * 4294967296), scale: 1 / (1 - rate) };
 }

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@mmim/runtime';
 import { lstmRecurrence } from '../layers/lstm.js';
 import { spdLogdet } from '../layers/logdet.js';
-import { SeededRandom } from '../rng.js';
+import { dropoutRowKeys, dropoutScales, dropoutThreshold, SeededRandom } from '../rng.js';
+import { DROPOUT_MASK } from './dropout-mask.js';
 import { setBackendProfileOverride, type BackendProfile } from './registry.js';
 
 interface LstmCase {
@@ -203,4 +204,30 @@ describe('model kernels: every backend and implementation agrees', () => {
       setBackendProfileOverride(null);
     });
   }
+
+  it('webgpu: the dropout mask kernel draws exactly the JS masks (bit for bit)', async () => {
+    await initBackend({ backend: 'webgpu' });
+    for (const [rate, width, site, step] of [
+      [0.1, 768, 'bert.layer.3.output', 0],
+      [0.5, 37, 'fusion_prj.dropout', 12345],
+      [0.9, 5, 'x', 7],
+    ] as const) {
+      const sampleIndex = [0, 1, 31, 4096, 1_000_003, 2 ** 31 - 1];
+      const key = { seed: 1111, step, site };
+      const expected = dropoutScales(key, rate, sampleIndex, width);
+      const keys = dropoutRowKeys(key, sampleIndex);
+      const { threshold, scale } = dropoutThreshold(rate);
+      const rowKeys = tf.tensor1d(new Int32Array(keys.buffer), 'int32');
+      const mask = tf.engine().runKernel(DROPOUT_MASK, { rowKeys }, { width, threshold, scale });
+      const got = await (mask as tf.Tensor).data();
+      tf.dispose([rowKeys, mask as tf.Tensor]);
+      assert.equal(got.length, expected.length);
+      let differ = 0;
+      for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) differ++;
+      assert.equal(differ, 0, `rate ${rate}, width ${width}: ${differ} elements differ`);
+      // And the mask really drops about `rate` of the elements.
+      const dropped = expected.filter((x) => x === 0).length / expected.length;
+      assert.ok(Math.abs(dropped - rate) < 0.1, `dropped ${dropped} at rate ${rate}`);
+    }
+  });
 });

@@ -8,11 +8,14 @@
  * - `optimizer`: 'host' = Adam and the clipping norm on Float32Arrays (fastest where tensors are
  *   host memory anyway: wasm, cpu); 'device' = the same rules as tensor ops on the backend, so a
  *   GPU step never reads gradients or parameters back.
+ * - `dropoutMask`: 'kernel' = the counter-based masks drawn on the device from per-row keys;
+ *   'host' = drawn in JS and uploaded (the same bits either way).
  *
  * A backend missing from the table, or lacking a kernel its profile names, is refused by
  * `assertModelKernels` when a stepper is built: at the start of a trial, not mid-step.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DROPOUT_MASK, webgpuDropoutMaskKernel } from './dropout-mask.js';
 import { hostLstmKernels } from './lstm-host.js';
 import { LSTM_BACKWARD, LSTM_FORWARD } from './lstm-layout.js';
 import { webgpuLstmKernels } from './lstm-webgpu.js';
@@ -26,21 +29,29 @@ export interface BackendProfile {
   lstm: OpImplementation;
   logdet: OpImplementation;
   optimizer: OptimizerResidence;
+  /** Dropout masks drawn by a kernel on the device, or in JS and uploaded ('host'). */
+  dropoutMask: 'kernel' | 'host';
 }
 
 /** TF.js backend name -> how MMIM runs on it. */
 export const BACKEND_PROFILES: Readonly<Record<string, BackendProfile>> = {
-  wasm: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host' },
-  cpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host' },
-  webgpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'device' },
+  wasm: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host', dropoutMask: 'host' },
+  cpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host', dropoutMask: 'host' },
+  webgpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'device', dropoutMask: 'kernel' },
   // tfjs-node and tfjs-node-gpu both register as 'tensorflow'.
-  tensorflow: { lstm: 'composite', logdet: 'composite', optimizer: 'device' },
+  tensorflow: {
+    lstm: 'composite',
+    logdet: 'composite',
+    optimizer: 'device',
+    dropoutMask: 'host',
+  },
 };
 
 /** Kernels a profile's 'kernel' entries need, per op. */
-const KERNELS_OF: Record<'lstm' | 'logdet', readonly string[]> = {
+const KERNELS_OF: Record<'lstm' | 'logdet' | 'dropoutMask', readonly string[]> = {
   lstm: [LSTM_FORWARD, LSTM_BACKWARD],
   logdet: [SPD_LOGDET],
+  dropoutMask: [DROPOUT_MASK],
 };
 
 let override: Partial<BackendProfile> | null = null;
@@ -63,6 +74,7 @@ export function registerModelKernels(): void {
     ...HOST_BACKEND_NAMES.flatMap((b) => [...hostLstmKernels(b), hostSpdLogdetKernel(b)]),
     ...webgpuLstmKernels(),
     webgpuSpdLogdetKernel(),
+    webgpuDropoutMaskKernel(),
   ];
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, config.backendName) !== undefined)
@@ -119,7 +131,7 @@ export function backendProfile(backend: string = tf.getBackend()): BackendProfil
 export function assertModelKernels(backend: string = tf.getBackend()): BackendProfile {
   registerModelKernels();
   const profile = backendProfile(backend);
-  for (const op of ['lstm', 'logdet'] as const) {
+  for (const op of ['lstm', 'logdet', 'dropoutMask'] as const) {
     if (profile[op] !== 'kernel') continue;
     for (const kernel of KERNELS_OF[op]) {
       if (tf.getKernel(kernel, backend) === undefined) {

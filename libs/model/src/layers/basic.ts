@@ -4,7 +4,9 @@
  * with counter-based masks. Callers run these inside a tf.tidy / gradient scope.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { dropoutScales } from '../rng.js';
+import { DROPOUT_MASK } from '../kernels/dropout-mask.js';
+import { backendProfile } from '../kernels/registry.js';
+import { dropoutRowKeys, dropoutScales, dropoutThreshold } from '../rng.js';
 import type { ParamName } from '../params.js';
 
 /** Looks up a parameter tensor by its reference name. */
@@ -60,11 +62,15 @@ export function dropout<T extends tf.Tensor>(
     );
   }
   const width = rows === 0 ? 0 : x.size / rows;
-  const scales = dropoutScales(
-    { seed: ctx.seed, step: ctx.step, site },
-    rate,
-    ctx.sampleIndex,
-    width,
-  );
+  const key = { seed: ctx.seed, step: ctx.step, site };
+  const { threshold, scale } = dropoutThreshold(rate);
+  if (backendProfile().dropoutMask === 'kernel' && threshold <= 0xffffffff && rows > 0) {
+    // Drawn on the device: only the row keys travel (kernels/dropout-mask.ts).
+    const keys = dropoutRowKeys(key, ctx.sampleIndex);
+    const rowKeys = tf.tensor1d(new Int32Array(keys.buffer, keys.byteOffset, keys.length), 'int32');
+    const mask = tf.engine().runKernel(DROPOUT_MASK, { rowKeys }, { width, threshold, scale });
+    return tf.mul(x, tf.reshape(mask as tf.Tensor, x.shape)) as T;
+  }
+  const scales = dropoutScales(key, rate, ctx.sampleIndex, width);
   return tf.mul(x, tf.tensor(scales, x.shape, 'float32')) as T;
 }
