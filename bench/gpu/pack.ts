@@ -31,6 +31,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** The programs run on the GPU machine; each bundle keeps its source's path, `.ts` -> `.mjs`. */
 const ENTRIES = [
   'libs/model/src/parity.test.ts',
+  // The WGSL kernels against the JS ones, and the stepper's behaviour (memory, NaN, entropy).
+  'libs/model/src/kernels/kernels.test.ts',
+  'libs/model/src/model-webgpu.test.ts',
   'bench/model-step/main.ts',
   'bench/gpu/probe.ts',
 ] as const;

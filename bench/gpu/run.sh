@@ -12,7 +12,8 @@
 #   icd               NVIDIA's Vulkan ICD manifest: VK_DRIVER_FILES, the standard folders,
 #                     /usr/local/nvidia/..., or one written here naming libGLX_nvidia.so.0
 #   probe             what Dawn sees on each route; picks the route; matMul check and GFLOP/s
-#   parity            libs/model's parity suite on webgpu (MMIM_TEST_BACKEND=webgpu)
+#   parity            libs/model's parity suite on webgpu (MMIM_TEST_BACKEND=webgpu), the kernel
+#                     equivalence tests (WGSL vs JS) and the stepper's behaviour suite on webgpu
 #   bench-webgpu-tiny, bench-wasm-tiny, bench-webgpu-base
 #                     bench/model-step on webgpu (tiny BERT; BERT-base fully fine-tuned, batch 32)
 #                     and on wasm (tiny BERT) as the baseline
@@ -402,7 +403,8 @@ if [ ! -x "$NODE" ]; then
   record parity failed 0 parity.log 'no node (unpack failed)'
 else
   (cd "$APP" && run_logged "$PARITY_LOG" 150 env MMIM_TEST_BACKEND=webgpu MMIM_LOG_LEVEL=info \
-    "$NODE" --test --test-reporter=spec libs/model/src/parity.test.mjs
+    "$NODE" --test --test-reporter=spec libs/model/src/parity.test.mjs \
+    libs/model/src/kernels/kernels.test.mjs libs/model/src/model-webgpu.test.mjs
     echo "$RC $SECS" >"$WORK/rc")
   read -r RC SECS <"$WORK/rc"
   show_tail "$PARITY_LOG" 14

@@ -66,6 +66,7 @@ export {
   BACKEND_PROFILES,
   assertModelKernels,
   backendProfile,
+  parseModelOps,
   type BackendProfile,
 } from './kernels/registry.js';
 export { cpcNce, l2NormalizeRows } from './layers/heads.js';

@@ -113,7 +113,45 @@ export function registerModelKernels(): void {
   });
 }
 
-/** The profile of `backend` (default: the current one), with the test override applied. */
+const PROFILE_VALUES: { [K in keyof BackendProfile]: readonly BackendProfile[K][] } = {
+  lstm: ['kernel', 'composite'],
+  logdet: ['kernel', 'composite'],
+  optimizer: ['host', 'device'],
+  dropoutMask: ['kernel', 'host'],
+};
+
+/**
+ * `MMIM_MODEL_OPS`, e.g. `lstm=composite,logdet=composite`: an operator's override of the table
+ * for the current backend (to rule a kernel in or out on a new GPU or driver, or to run the GPU
+ * backends' optimiser on a CPU). Every key and value is checked; a typo is an error, not ignored.
+ */
+export function parseModelOps(text: string): Partial<BackendProfile> {
+  const out: Partial<Record<keyof BackendProfile, string>> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
+    const [key = '', value = ''] = part.split('=').map((x) => x.trim());
+    const allowed = (PROFILE_VALUES as Record<string, readonly string[]>)[key];
+    if (allowed === undefined) {
+      throw new Error(
+        `MMIM_MODEL_OPS: unknown key '${key}' in '${text}' (keys: ${Object.keys(PROFILE_VALUES).join(', ')})`,
+      );
+    }
+    if (!allowed.includes(value)) {
+      throw new Error(
+        `MMIM_MODEL_OPS: ${key}=${value} in '${text}': expected ${key}=${allowed.join('|')}`,
+      );
+    }
+    out[key as keyof BackendProfile] = value;
+  }
+  return out as Partial<BackendProfile>;
+}
+
+/**
+ * The profile of `backend` (default: the current one), with MMIM_MODEL_OPS and the test
+ * override applied.
+ */
 export function backendProfile(backend: string = tf.getBackend()): BackendProfile {
   const base = BACKEND_PROFILES[backend];
   if (base === undefined) {
@@ -121,7 +159,8 @@ export function backendProfile(backend: string = tf.getBackend()): BackendProfil
       `MMIM does not run on the TF.js backend '${backend}': supported are ${Object.keys(BACKEND_PROFILES).join(', ')}`,
     );
   }
-  return { ...base, ...(override ?? {}) };
+  const fromEnv = parseModelOps(process.env['MMIM_MODEL_OPS'] ?? '');
+  return { ...base, ...fromEnv, ...(override ?? {}) };
 }
 
 /**
