@@ -11,6 +11,7 @@ import { initBackend } from '@mmim/runtime';
 import { lstmRecurrence } from '../layers/lstm.js';
 import { spdLogdet } from '../layers/logdet.js';
 import { dropoutRowKeys, dropoutScales, dropoutThreshold, SeededRandom } from '../rng.js';
+import { DeviceAdam, type DeviceGrad } from '../optim/device-adam.js';
 import { DROPOUT_MASK } from './dropout-mask.js';
 import { setBackendProfileOverride, type BackendProfile } from './registry.js';
 
@@ -228,6 +229,85 @@ describe('model kernels: every backend and implementation agrees', () => {
       // And the mask really drops about `rate` of the elements.
       const dropped = expected.filter((x) => x === 0).length / expected.length;
       assert.ok(Math.abs(dropped - rate) < 0.1, `dropped ${dropped} at rate ${rate}`);
+    }
+  });
+
+  it('webgpu: the fused Adam kernel equals the tf-op update (gradients, zero gradients, masked steps)', async () => {
+    await initBackend({ backend: 'webgpu' });
+    const shapes: [string, number[]][] = [
+      ['w', [7, 5]],
+      ['b', [5]],
+      ['z', [3, 4]], // a zero gradient (PyTorch's zeroed, not None): decay alone
+    ];
+    const run = async (adamUpdate: 'kernel' | 'composite') => {
+      setBackendProfileOverride({ adamUpdate });
+      const vars = new Map(
+        shapes.map(([n, shape], i) => [
+          n,
+          tf.variable(
+            tf.tensor(
+              randn(
+                shape.reduce((a, b) => a * b),
+                new SeededRandom(i),
+                1,
+              ),
+              shape,
+            ),
+          ),
+        ]),
+      );
+      const opt = new DeviceAdam([
+        { name: 'g', params: shapes.map(([n]) => n), lr: 0.01, weightDecay: 0.1 },
+      ]);
+      for (const [step, finite] of [
+        [0, true],
+        [1, false], // masked: nothing may change
+        [2, true],
+      ] as const) {
+        const grads = new Map<string, DeviceGrad>(
+          shapes.map(([n, shape]) => [
+            n,
+            n === 'z'
+              ? 'zero'
+              : tf.tensor(
+                  randn(
+                    shape.reduce((a, b) => a * b),
+                    new SeededRandom(100 + step),
+                    1,
+                  ),
+                  shape,
+                ),
+          ]),
+        );
+        const scale = tf.scalar(0.7);
+        const ok = tf.scalar(finite, 'bool');
+        opt.step((n) => vars.get(n) as tf.Variable, grads, scale, ok);
+        if (!finite) opt.rollback(shapes.map(([n]) => n));
+        tf.dispose([scale, ok, ...[...grads.values()].filter((g): g is tf.Tensor => g !== 'zero')]);
+      }
+      const out = {
+        params: await Promise.all(
+          [...vars.values()].map(async (v) => Float32Array.from(await v.data())),
+        ),
+        slots: await opt.readSlots(),
+      };
+      opt.dispose();
+      tf.dispose([...vars.values()]);
+      setBackendProfileOverride(null);
+      return out;
+    };
+    const fused = await run('kernel');
+    const ops = await run('composite');
+    fused.params.forEach((p, i) => {
+      const ref = ops.params[i] as Float32Array;
+      assert.ok(relativeError(p, ref) < 1e-6, `param ${shapes[i]?.[0]}: ${relativeError(p, ref)}`);
+    });
+    for (const [name, slot] of ops.slots) {
+      const f = fused.slots.get(name);
+      assert.equal(f?.step, slot.step, `${name}: step count`);
+      assert.equal(slot.step, 2, `${name}: the masked step is not counted`);
+      assert.ok(relativeError(f?.m ?? new Float32Array(0), slot.m) < 1e-6, `${name}: exp_avg`);
+      assert.ok(relativeError(f?.v ?? new Float32Array(0), slot.v) < 1e-6, `${name}: exp_avg_sq`);
     }
   });
 });

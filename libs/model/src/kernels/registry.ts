@@ -15,6 +15,7 @@
  * `assertModelKernels` when a stepper is built: at the start of a trial, not mid-step.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, webgpuAdamUpdateKernel } from './adam-update.js';
 import { DROPOUT_MASK, webgpuDropoutMaskKernel } from './dropout-mask.js';
 import { hostLstmKernels } from './lstm-host.js';
 import { LSTM_BACKWARD, LSTM_FORWARD } from './lstm-layout.js';
@@ -31,27 +32,51 @@ export interface BackendProfile {
   optimizer: OptimizerResidence;
   /** Dropout masks drawn by a kernel on the device, or in JS and uploaded ('host'). */
   dropoutMask: 'kernel' | 'host';
+  /** The device optimiser's update: one kernel per output, or ~20 tf ops per parameter. */
+  adamUpdate: OpImplementation;
 }
 
 /** TF.js backend name -> how MMIM runs on it. */
 export const BACKEND_PROFILES: Readonly<Record<string, BackendProfile>> = {
-  wasm: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host', dropoutMask: 'host' },
-  cpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'host', dropoutMask: 'host' },
-  webgpu: { lstm: 'kernel', logdet: 'kernel', optimizer: 'device', dropoutMask: 'kernel' },
+  // (adamUpdate applies only where the optimiser is 'device': on the CPU backends, when
+  // MMIM_MODEL_OPS moves it there.)
+  wasm: {
+    lstm: 'kernel',
+    logdet: 'kernel',
+    optimizer: 'host',
+    dropoutMask: 'host',
+    adamUpdate: 'composite',
+  },
+  cpu: {
+    lstm: 'kernel',
+    logdet: 'kernel',
+    optimizer: 'host',
+    dropoutMask: 'host',
+    adamUpdate: 'composite',
+  },
+  webgpu: {
+    lstm: 'kernel',
+    logdet: 'kernel',
+    optimizer: 'device',
+    dropoutMask: 'kernel',
+    adamUpdate: 'kernel',
+  },
   // tfjs-node and tfjs-node-gpu both register as 'tensorflow'.
   tensorflow: {
     lstm: 'composite',
     logdet: 'composite',
     optimizer: 'device',
     dropoutMask: 'host',
+    adamUpdate: 'composite',
   },
 };
 
 /** Kernels a profile's 'kernel' entries need, per op. */
-const KERNELS_OF: Record<'lstm' | 'logdet' | 'dropoutMask', readonly string[]> = {
+const KERNELS_OF: Record<'lstm' | 'logdet' | 'dropoutMask' | 'adamUpdate', readonly string[]> = {
   lstm: [LSTM_FORWARD, LSTM_BACKWARD],
   logdet: [SPD_LOGDET],
   dropoutMask: [DROPOUT_MASK],
+  adamUpdate: [ADAM_UPDATE],
 };
 
 let override: Partial<BackendProfile> | null = null;
@@ -75,6 +100,7 @@ export function registerModelKernels(): void {
     ...webgpuLstmKernels(),
     webgpuSpdLogdetKernel(),
     webgpuDropoutMaskKernel(),
+    webgpuAdamUpdateKernel(),
   ];
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, config.backendName) !== undefined)
@@ -118,6 +144,7 @@ const PROFILE_VALUES: { [K in keyof BackendProfile]: readonly BackendProfile[K][
   logdet: ['kernel', 'composite'],
   optimizer: ['host', 'device'],
   dropoutMask: ['kernel', 'host'],
+  adamUpdate: ['kernel', 'composite'],
 };
 
 /**
@@ -170,7 +197,8 @@ export function backendProfile(backend: string = tf.getBackend()): BackendProfil
 export function assertModelKernels(backend: string = tf.getBackend()): BackendProfile {
   registerModelKernels();
   const profile = backendProfile(backend);
-  for (const op of ['lstm', 'logdet', 'dropoutMask'] as const) {
+  for (const op of ['lstm', 'logdet', 'dropoutMask', 'adamUpdate'] as const) {
+    if (op === 'adamUpdate' && profile.optimizer !== 'device') continue;
     if (profile[op] !== 'kernel') continue;
     for (const kernel of KERNELS_OF[op]) {
       if (tf.getKernel(kernel, backend) === undefined) {

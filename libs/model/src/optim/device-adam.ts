@@ -9,6 +9,8 @@
  * step counts. The per-element arithmetic is adamUpdate's, in float32 tensor ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, type AdamUpdateAttrs } from '../kernels/adam-update.js';
+import { backendProfile } from '../kernels/registry.js';
 import type { ParamName } from '../params.js';
 import {
   AdamRules,
@@ -43,7 +45,10 @@ export class DeviceAdam extends AdamRules<DeviceGrad, DeviceAdamSlot> implements
     gradScale: tf.Scalar,
     ok: tf.Scalar,
   ): ParamName[] {
-    return this.forEachStepped(
+    // One kernel per output where the backend has it (kernels/adam-update.ts), else tf ops.
+    const okFloat =
+      backendProfile().adamUpdate === 'kernel' ? (tf.cast(ok, 'float32') as tf.Scalar) : null;
+    const changed = this.forEachStepped(
       grads,
       (name) => {
         const p = variables(name);
@@ -54,9 +59,14 @@ export class DeviceAdam extends AdamRules<DeviceGrad, DeviceAdamSlot> implements
           step: 0,
         };
       },
-      (name, grad, slot, hyper) =>
-        updateOnDevice(variables(name), grad, slot, hyper, gradScale, ok),
+      (name, grad, slot, hyper) => {
+        if (okFloat !== null)
+          updateWithKernel(variables(name), grad, slot, hyper, gradScale, okFloat);
+        else updateOnDevice(variables(name), grad, slot, hyper, gradScale, ok);
+      },
     );
+    okFloat?.dispose();
+    return changed;
   }
 
   async readSlots(): Promise<Map<ParamName, AdamSlot>> {
@@ -115,5 +125,51 @@ function updateOnDevice(
     slot.m.assign(tf.reshape(tf.where(ok, m1, m), [-1]));
     slot.v.assign(tf.reshape(tf.where(ok, v1, v), [-1]));
     param.assign(tf.where(ok, p1, p));
+  });
+}
+
+/** The same update as one kernel per output (kernels/adam-update.ts), where the backend has it. */
+function updateWithKernel(
+  param: tf.Variable,
+  grad: DeviceGrad,
+  slot: DeviceAdamSlot,
+  h: AdamHyper,
+  gradScale: tf.Scalar,
+  ok: tf.Scalar,
+): void {
+  const { stepSize, bc2Sqrt } = biasCorrection(h, slot.step);
+  const inputs = {
+    param,
+    grad: grad === 'zero' ? param : grad,
+    m: slot.m,
+    v: slot.v,
+    scale: gradScale,
+    ok,
+  };
+  const run = (output: AdamUpdateAttrs['output']): tf.Tensor => {
+    const attrs: AdamUpdateAttrs = {
+      output,
+      hasGrad: grad !== 'zero',
+      weightDecay: h.weightDecay,
+      beta1: h.beta1,
+      beta2: h.beta2,
+      eps: h.eps,
+      stepSize,
+      bc2Sqrt,
+    };
+    return tf
+      .engine()
+      .runKernel(
+        ADAM_UPDATE,
+        inputs as unknown as tf.NamedTensorMap,
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+  };
+  tf.tidy(() => {
+    // All three read the old values: compute them before assigning any.
+    const [p1, m1, v1] = [run(0), run(1), run(2)];
+    param.assign(tf.reshape(p1, param.shape));
+    slot.m.assign(m1);
+    slot.v.assign(v1);
   });
 }
