@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { BackendChoice } from '@mmim/runtime';
+import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
 import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
 import { UsageError, runTrainOnData } from './commands/train-data.js';
@@ -24,15 +24,6 @@ import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
 import { ApiError } from './cluster/api-client.js';
 
 type BackendFlag = BackendChoice;
-/** Every backend @mmim/runtime can force: a Record, so one added there fails to compile here. */
-const BACKENDS: Record<BackendChoice, true> = {
-  auto: true,
-  'tensorflow-gpu': true,
-  tensorflow: true,
-  webgpu: true,
-  wasm: true,
-  cpu: true,
-};
 
 const program = new Command();
 program
@@ -45,7 +36,7 @@ const backendOption = (): Option =>
   new Option(
     '--backend <name>',
     'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
-  ).choices(Object.keys(BACKENDS));
+  ).choices(BACKEND_CHOICES);
 
 function toInt(value: string): number {
   const n = Number(value);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PORT } from '@mmim/protocol';
-import type { BackendChoice } from '@mmim/runtime';
+import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
 import { z } from 'zod';
 
 export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
@@ -17,15 +17,6 @@ command line, where other users could read it in the process list.
 (needed for trials of more than one rank). --run-dir: temp files (default: the OS temp dir).
 --backend (or MMIM_BACKEND): the TF.js backend trials train on (default auto).`;
 
-/** Every backend @mmim/runtime can force: a Record, so one added there fails to compile here. */
-const BACKENDS: Record<BackendChoice, true> = {
-  auto: true,
-  'tensorflow-gpu': true,
-  tensorflow: true,
-  webgpu: true,
-  wasm: true,
-  cpu: true,
-};
 
 const Flags = z
   .object({
@@ -43,7 +34,7 @@ const Flags = z
       .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
       .optional(),
     'run-dir': z.string().min(1).optional(),
-    backend: z.enum(Object.keys(BACKENDS) as [BackendChoice, ...BackendChoice[]]).optional(),
+    backend: z.enum(BACKEND_CHOICES).optional(),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',

@@ -15,7 +15,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
 import type { DropoutContext } from './layers/basic.js';
-import { entropyTerm, type EntropyMemory } from './layers/entropy.js';
+import {
+  combinePairEntropies,
+  entropyTerm,
+  type EntropyMemory,
+  type EntropyResult,
+} from './layers/entropy.js';
 import { cpcNce } from './layers/heads.js';
 import type { MmimModel, PairName } from './model.js';
 import type { ParamName } from './params.js';
@@ -234,9 +239,7 @@ export async function shardGradients(
       tf.add(yShare, tf.mul(nceGlobal, o.alpha)),
       tf.mul(lldShare, o.beta),
     ) as tf.Scalar;
-    let Hsum: tf.Scalar | null = null;
-    let allOk: tf.Scalar | null = null;
-    let skipped: tf.Scalar | null = null;
+    const results: EntropyResult[] = [];
     for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
       const g = global.z[pair];
       if (g === undefined) throw new Error(`gathered rows lack the ${pair} projections`);
@@ -248,19 +251,14 @@ export async function shardGradients(
         o.jitter,
       );
       nextMemory[pair] = r.next;
-      if (r.H === null || r.ok === null) continue;
-      Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
-      allOk = allOk === null ? r.ok : (tf.mul(allOk, r.ok) as tf.Scalar);
-      const dropped = tf.sub(1, r.ok) as tf.Scalar;
-      skipped = skipped === null ? dropped : (tf.add(skipped, dropped) as tf.Scalar);
+      results.push(r);
     }
-    if (Hsum !== null && allOk !== null && skipped !== null) {
-      // Masked on the device: a dropped pair leaves H out of the loss altogether.
-      const H = tf.mul(Hsum, allOk) as tf.Scalar;
-      kept.H = tf.keep(H);
-      kept.hOk = tf.keep(allOk);
-      kept.skipped = tf.keep(skipped);
-      if (o.hInLoss) loss = tf.sub(loss, tf.mul(H, o.beta)) as tf.Scalar;
+    const entropy = combinePairEntropies(results);
+    if (entropy !== null) {
+      kept.H = tf.keep(entropy.H);
+      kept.hOk = tf.keep(entropy.ok);
+      kept.skipped = tf.keep(entropy.skipped);
+      if (o.hInLoss) loss = tf.sub(loss, tf.mul(entropy.H, o.beta)) as tf.Scalar;
     }
     return loss;
   }, model.trainableVariables());

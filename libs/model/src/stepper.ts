@@ -22,7 +22,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MmimBatch } from './batch.js';
-import { disposeMemory, entropyTerm, type EntropyMemory } from './layers/entropy.js';
+import {
+  combinePairEntropies,
+  disposeMemory,
+  entropyTerm,
+  type EntropyMemory,
+  type EntropyResult,
+} from './layers/entropy.js';
 import type { DropoutContext } from './layers/basic.js';
 import type { MmimModel, PairName } from './model.js';
 import { sliceBatch } from './synthetic.js';
@@ -251,9 +257,7 @@ export class TwoStageStepper {
         tf.abs(tf.sub(tf.reshape(t.preds, [-1]), tf.tensor1d(batch.labels))),
       );
       kept.yLoss = tf.keep(yLoss);
-      let Hsum: tf.Scalar | null = null;
-      let allOk: tf.Scalar | null = null;
-      let skipped: tf.Scalar | null = null;
+      const results: EntropyResult[] = [];
       for (const [pair, z] of Object.entries(t.projections) as [PairName, tf.Tensor2D][]) {
         const r = entropyTerm(
           z,
@@ -262,19 +266,15 @@ export class TwoStageStepper {
           model.config.entropy_jitter,
         );
         nextMemory[pair] = r.next;
-        if (r.H === null || r.ok === null) continue;
-        Hsum = Hsum === null ? r.H : (tf.add(Hsum, r.H) as tf.Scalar);
-        allOk = allOk === null ? r.ok : (tf.mul(allOk, r.ok) as tf.Scalar);
-        const dropped = tf.sub(1, r.ok) as tf.Scalar;
-        skipped = skipped === null ? dropped : (tf.add(skipped, dropped) as tf.Scalar);
+        results.push(r);
       }
-      // A pair whose entropy was dropped leaves H out of this step's loss altogether: the sum
-      // is masked by every pair's flag (on the device; the report shows H as null then).
-      const H = Hsum === null || allOk === null ? null : (tf.mul(Hsum, allOk) as tf.Scalar);
-      if (H !== null && allOk !== null && skipped !== null) {
-        kept.H = tf.keep(H);
-        kept.hOk = tf.keep(allOk);
-        kept.skipped = tf.keep(skipped);
+      // Masked on the device: the report shows H as null when a pair was dropped.
+      const entropy = combinePairEntropies(results);
+      const H = entropy?.H ?? null;
+      if (entropy !== null) {
+        kept.H = tf.keep(entropy.H);
+        kept.hOk = tf.keep(entropy.ok);
+        kept.skipped = tf.keep(entropy.skipped);
       }
       // A new tensor: `yLoss` itself is kept for the report and must outlive `value`.
       if (!opt.contrast) return tf.mul(yLoss, 1) as tf.Scalar;

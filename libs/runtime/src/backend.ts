@@ -53,14 +53,17 @@ export interface BackendCandidate {
   afterSwitch?(): void;
 }
 
-const CHOICES: readonly BackendChoice[] = [
-  'auto',
-  'tensorflow-gpu',
-  'tensorflow',
-  'webgpu',
-  'wasm',
-  'cpu',
-];
+/** Every value `--backend` / MMIM_BACKEND takes (a Record, so a new backend must be added here). */
+const CHOICE_SET: Record<BackendChoice, true> = {
+  auto: true,
+  'tensorflow-gpu': true,
+  tensorflow: true,
+  webgpu: true,
+  wasm: true,
+  cpu: true,
+};
+export const BACKEND_CHOICES = Object.keys(CHOICE_SET) as [BackendChoice, ...BackendChoice[]];
+const CHOICES: readonly BackendChoice[] = BACKEND_CHOICES;
 const require = createRequire(import.meta.url);
 
 function resolvable(pkg: string): boolean {

@@ -15,6 +15,7 @@
  * docs/runtime.md. (Test helpers comparing wasm with cpu, src/testing/, are internal to this lib.)
  */
 export {
+  BACKEND_CHOICES,
   initBackend,
   type BackendChoice,
   type BackendInfo,

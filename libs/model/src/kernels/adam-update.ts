@@ -10,6 +10,7 @@
  * finite), both one-element tensors computed on the device. Nothing is read back.
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelInput } from './kernel-input.js';
 import { asWebGpu, flatDispatch, type WebGpuProgram } from './webgpu-program.js';
 
 export const ADAM_UPDATE = 'MmimAdamUpdate';
@@ -60,19 +61,13 @@ fn main(index: i32) {
   };
 }
 
-function input(inputs: Record<string, TensorInfo | undefined>, name: string): TensorInfo {
-  const t = inputs[name];
-  if (t === undefined) throw new Error(`${ADAM_UPDATE}: missing input '${name}'`);
-  return t;
-}
-
 export function webgpuAdamUpdateKernel(): KernelConfig {
   return {
     kernelName: ADAM_UPDATE,
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const named = inputs as Record<string, TensorInfo | undefined>;
-      const param = input(named, 'param');
+      const param = kernelInput(named, 'param', ADAM_UPDATE);
       const a = attrs as unknown as AdamUpdateAttrs;
       const size = param.shape.reduce((x, y) => x * y, 1);
       const flat = (t: TensorInfo): TensorInfo => ({ ...t, shape: [size] });
@@ -80,11 +75,11 @@ export function webgpuAdamUpdateKernel(): KernelConfig {
         program(size, a.output),
         [
           flat(param),
-          flat(input(named, 'grad')),
-          input(named, 'm'),
-          input(named, 'v'),
-          input(named, 'scale'),
-          input(named, 'ok'),
+          flat(kernelInput(named, 'grad', ADAM_UPDATE)),
+          kernelInput(named, 'm', ADAM_UPDATE),
+          kernelInput(named, 'v', ADAM_UPDATE),
+          kernelInput(named, 'scale', ADAM_UPDATE),
+          kernelInput(named, 'ok', ADAM_UPDATE),
         ],
         'float32',
         [

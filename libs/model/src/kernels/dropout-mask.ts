@@ -9,7 +9,8 @@
  * them costs more than the whole step on a GPU. Here only the row keys (a few bytes per sample
  * and site) travel.
  */
-import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { kernelInput } from './kernel-input.js';
 import { asWebGpu, flatDispatch, type WebGpuProgram } from './webgpu-program.js';
 
 export const DROPOUT_MASK = 'MmimDropoutMask';
@@ -54,8 +55,7 @@ export function webgpuDropoutMaskKernel(): KernelConfig {
     kernelName: DROPOUT_MASK,
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const rowKeys = (inputs as Record<string, TensorInfo | undefined>)['rowKeys'];
-      if (rowKeys === undefined) throw new Error(`${DROPOUT_MASK}: missing input 'rowKeys'`);
+      const rowKeys = kernelInput(inputs, 'rowKeys', DROPOUT_MASK);
       const { width, threshold, scale } = attrs as unknown as DropoutMaskAttrs;
       const rows = rowKeys.shape[0] ?? 0;
       return asWebGpu(backend).runWebGPUProgram(program(rows, width), [rowKeys], 'float32', [

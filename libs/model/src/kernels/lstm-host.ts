@@ -5,6 +5,7 @@
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS, type HostBackendName } from './host-io.js';
+import { kernelInput } from './kernel-input.js';
 import { LSTM_BACKWARD, LSTM_FORWARD, SAVED, SAVED_PER_UNIT } from './lstm-layout.js';
 
 /*
@@ -144,16 +145,6 @@ export function lstmBackwardLoops(
   for (let i = 0; i < dW.length; i++) dWOut[i] = dW[i]!;
 }
 
-function inputOf(
-  inputs: Record<string, TensorInfo | undefined>,
-  name: string,
-  kernel: string,
-): TensorInfo {
-  const t = inputs[name];
-  if (t === undefined) throw new Error(`${kernel}: missing input '${name}'`);
-  return t;
-}
-
 function dims(xp: TensorInfo): { B: number; T: number; Hd: number } {
   const [B = 0, T = 0, G = 0] = xp.shape;
   return { B, T, Hd: G / 4 };
@@ -166,9 +157,9 @@ export function hostLstmKernels(backendName: HostBackendName): KernelConfig[] {
     backendName,
     kernelFunc: ({ inputs, backend }) => {
       const io = ioOf(backend);
-      const xp = inputOf(inputs, 'xp', LSTM_FORWARD);
-      const whh = inputOf(inputs, 'whh', LSTM_FORWARD);
-      const lengths = inputOf(inputs, 'lengths', LSTM_FORWARD);
+      const xp = kernelInput(inputs, 'xp', LSTM_FORWARD);
+      const whh = kernelInput(inputs, 'whh', LSTM_FORWARD);
+      const lengths = kernelInput(inputs, 'lengths', LSTM_FORWARD);
       const { B, T, Hd } = dims(xp);
       const h = io.allocate([B, Hd], 'float32');
       const saved = io.allocate([B, T, SAVED_PER_UNIT * Hd], 'float32');
@@ -190,10 +181,10 @@ export function hostLstmKernels(backendName: HostBackendName): KernelConfig[] {
     backendName,
     kernelFunc: ({ inputs, backend }) => {
       const io = ioOf(backend);
-      const dy = inputOf(inputs, 'dy', LSTM_BACKWARD);
-      const whh = inputOf(inputs, 'whh', LSTM_BACKWARD);
-      const saved = inputOf(inputs, 'saved', LSTM_BACKWARD);
-      const lengths = inputOf(inputs, 'lengths', LSTM_BACKWARD);
+      const dy = kernelInput(inputs, 'dy', LSTM_BACKWARD);
+      const whh = kernelInput(inputs, 'whh', LSTM_BACKWARD);
+      const saved = kernelInput(inputs, 'saved', LSTM_BACKWARD);
+      const lengths = kernelInput(inputs, 'lengths', LSTM_BACKWARD);
       const [B = 0, T = 0] = saved.shape;
       const Hd = dy.shape[1] ?? 0;
       const dxp = io.allocate([B, T, 4 * Hd], 'float32');

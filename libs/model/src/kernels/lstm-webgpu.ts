@@ -9,7 +9,8 @@
  * Float32 throughout (the JS kernels accumulate in float64): the parity tolerances (1e-5 forward,
  * 1e-4 gradients) hold, see kernels/kernels.test.ts.
  */
-import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { kernelInput } from './kernel-input.js';
 import { LSTM_BACKWARD, LSTM_FORWARD, SAVED, SAVED_PER_UNIT } from './lstm-layout.js';
 import { asWebGpu, flatDispatch, WGSL_MATH, type WebGpuProgram } from './webgpu-program.js';
 
@@ -203,25 +204,15 @@ fn main(index: i32) {
   };
 }
 
-function inputOf(
-  inputs: Record<string, TensorInfo | undefined>,
-  name: string,
-  kernel: string,
-): TensorInfo {
-  const t = inputs[name];
-  if (t === undefined) throw new Error(`${kernel}: missing input '${name}'`);
-  return t;
-}
-
 export function webgpuLstmKernels(): KernelConfig[] {
   const forward: KernelConfig = {
     kernelName: LSTM_FORWARD,
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend }) => {
       const gpu = asWebGpu(backend);
-      const xp = inputOf(inputs, 'xp', LSTM_FORWARD);
-      const whh = inputOf(inputs, 'whh', LSTM_FORWARD);
-      const lengths = inputOf(inputs, 'lengths', LSTM_FORWARD);
+      const xp = kernelInput(inputs, 'xp', LSTM_FORWARD);
+      const whh = kernelInput(inputs, 'whh', LSTM_FORWARD);
+      const lengths = kernelInput(inputs, 'lengths', LSTM_FORWARD);
       const [B = 0, T = 0, G = 0] = xp.shape;
       const Hd = G / 4;
       checkHidden(Hd, gpu.device.limits);
@@ -235,10 +226,10 @@ export function webgpuLstmKernels(): KernelConfig[] {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend }) => {
       const gpu = asWebGpu(backend);
-      const dy = inputOf(inputs, 'dy', LSTM_BACKWARD);
-      const whh = inputOf(inputs, 'whh', LSTM_BACKWARD);
-      const saved = inputOf(inputs, 'saved', LSTM_BACKWARD);
-      const lengths = inputOf(inputs, 'lengths', LSTM_BACKWARD);
+      const dy = kernelInput(inputs, 'dy', LSTM_BACKWARD);
+      const whh = kernelInput(inputs, 'whh', LSTM_BACKWARD);
+      const saved = kernelInput(inputs, 'saved', LSTM_BACKWARD);
+      const lengths = kernelInput(inputs, 'lengths', LSTM_BACKWARD);
       const [B = 0, T = 0] = saved.shape;
       const Hd = dy.shape[1] ?? 0;
       checkHidden(Hd, gpu.device.limits);

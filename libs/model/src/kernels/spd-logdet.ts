@@ -12,13 +12,13 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { cholesky, inverseFromCholesky, RELATIVE_PIVOT_FLOOR } from '../layers/cholesky.js';
 import { HOST_BACKENDS, type HostBackendName } from './host-io.js';
+import { kernelInput } from './kernel-input.js';
 import { asWebGpu, WGSL_MATH, type WebGpuProgram } from './webgpu-program.js';
 
 export const SPD_LOGDET = 'MmimSpdLogdet';
 
 function inputA(inputs: Record<string, TensorInfo | undefined>): TensorInfo {
-  const a = inputs['a'];
-  if (a === undefined) throw new Error(`${SPD_LOGDET}: missing input 'a'`);
+  const a = kernelInput(inputs, 'a', SPD_LOGDET);
   const [n = 0, m = 0] = a.shape;
   if (a.shape.length !== 2 || n !== m)
     throw new Error(`${SPD_LOGDET}: matrix must be square, got [${a.shape}]`);

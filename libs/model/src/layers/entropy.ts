@@ -124,3 +124,33 @@ export function entropyTerm(
   const H = tf.mul(tf.mul(tf.add(ldPos.logdet, ldNeg.logdet), 0.25), ok) as tf.Scalar;
   return { H, ok, next };
 }
+
+/** One step's entropy over the MMILB pairs, as the loss and the report use it. */
+export interface StepEntropy {
+  /** Sum of the pairs' H, or 0 when any pair was dropped (then H is out of the loss). */
+  H: tf.Scalar;
+  /** 1 when every pair's H was usable. */
+  ok: tf.Scalar;
+  /** How many pairs were dropped. */
+  skipped: tf.Scalar;
+}
+
+/**
+ * Combines the pairs' results (null when none had a memory, i.e. the first batch of a stage).
+ * A pair whose entropy was dropped leaves H out of the step's loss altogether: the sum is masked
+ * by every pair's flag, on the device.
+ */
+export function combinePairEntropies(results: readonly EntropyResult[]): StepEntropy | null {
+  let sum: tf.Scalar | null = null;
+  let ok: tf.Scalar | null = null;
+  let skipped: tf.Scalar | null = null;
+  for (const r of results) {
+    if (r.H === null || r.ok === null) continue;
+    sum = sum === null ? r.H : (tf.add(sum, r.H) as tf.Scalar);
+    ok = ok === null ? r.ok : (tf.mul(ok, r.ok) as tf.Scalar);
+    const dropped = tf.sub(1, r.ok) as tf.Scalar;
+    skipped = skipped === null ? dropped : (tf.add(skipped, dropped) as tf.Scalar);
+  }
+  if (sum === null || ok === null || skipped === null) return null;
+  return { H: tf.mul(sum, ok) as tf.Scalar, ok, skipped };
+}
