@@ -2,12 +2,13 @@
  * `mmim`: the command line of the MMIM trainer. Each subcommand lives in commands/.
  * Exit codes: 0 ok, 1 failed, 2 bad usage (unknown flag, bad value, invalid config).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
 import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
-import { UsageError, runTrainOnData } from './commands/train-data.js';
+import { UsageError, parseSeeds, runTrainOnData } from './commands/train-data.js';
 import { runEval } from './commands/eval.js';
 import { runExport } from './commands/export.js';
 import { runInspect, runSynth } from './commands/data.js';
@@ -138,7 +139,9 @@ const train = program
 for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
 train.action(async (opts: Record<string, unknown>) => {
   if (opts.workers !== undefined) {
-    await runDistributedTrain(distributedTrainOptions(opts));
+    await runDistributedTrain(
+      distributedTrainOptions(opts, (o) => train.getOptionValueSource(o) === 'cli'),
+    );
     return;
   }
   if (opts.synthetic && opts.data === undefined) {
@@ -189,17 +192,74 @@ train.action(async (opts: Record<string, unknown>) => {
   });
 });
 
-/** What `train --workers K` sends to the coordinator: the trial spec's data and trainer parts. */
+/**
+ * `mmim train` flags that `--workers K` cannot honour, each with why: refused as a usage error
+ * rather than dropped (the rest map onto the trial spec below).
+ */
+const NOT_WITH_WORKERS: [option: string, flag: string, why: string][] = [
+  ['config', '--config', 'pass its keys as flags (or run a sweep file)'],
+  ['sanitize', '--sanitize', 'workers load the dataset file as it is'],
+  ['cacheDir', '--cache-dir', 'each worker keeps its own cache under its run dir'],
+  ['microBatch', '--micro-batch', 'each rank already runs only its share of the batch'],
+  ['printConfig', '--print-config', 'run it without --workers'],
+  ['batches', '--batches', 'with --workers, --synthetic trains on a generated MOSI dataset'],
+];
+
+/** Reads `--bert-config FILE` into the trial spec's BERT overrides (every worker gets the JSON). */
+function bertConfigOverrides(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--bert-config ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new Error('not a JSON object');
+    return value as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`--bert-config ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** What `train --workers K` sends to the coordinator: the trial spec's parts, one trial per seed. */
 function distributedTrainOptions(
   opts: Record<string, unknown>,
+  given: (option: string) => boolean,
 ): Parameters<typeof runDistributedTrain>[0] {
   if (opts.data === undefined && !opts.synthetic) {
     throw new UsageError('give --data FILE|DIR or --synthetic with --workers');
   }
+  const refused = NOT_WITH_WORKERS.filter(([option]) => given(option));
+  if (refused.length > 0) {
+    throw new UsageError(
+      `not with --workers: ${refused.map(([, flag, why]) => `${flag} (${why})`).join('; ')}`,
+    );
+  }
+  if (opts.bert !== undefined && opts.bertConfig !== undefined)
+    throw new UsageError('--bert and --bert-config exclude each other');
+  if (opts.resume !== undefined && opts.init !== undefined)
+    throw new UsageError('--resume and --init exclude each other');
   const trainer: Record<string, unknown> = {};
   if (typeof opts.preset === 'string') trainer.preset = opts.preset;
   Object.assign(trainer, keyFlagValues(opts));
+  if (opts.shuffle === false) trainer.shuffle = false;
+  if (opts.referenceSelection) trainer.reference_selection = true;
+  const te: Record<string, unknown> = {};
+  if (opts.freezeBert) te.freeze = true;
+  if (opts.trainableLayers !== undefined) te.trainable_layers = opts.trainableLayers;
+  if (Object.keys(te).length > 0) trainer.text_encoder = te;
   if (opts.synthetic && trainer.num_epochs === undefined) trainer.num_epochs = 2;
+  const seeds =
+    typeof opts.seeds === 'string'
+      ? parseSeeds(opts.seeds)
+      : [(opts.seed as number | undefined) ?? 1111];
+  // Paths every worker reads: absolute, since workers run in their own directories.
+  const start: Record<string, string> = {};
+  if (typeof opts.bert === 'string') start.bertDir = path.resolve(opts.bert);
+  if (typeof opts.init === 'string') start.init = path.resolve(opts.init);
+  if (typeof opts.resume === 'string') start.resume = path.resolve(opts.resume);
   return {
     workers: opts.workers as number,
     data:
@@ -207,8 +267,11 @@ function distributedTrainOptions(
         ? { kind: 'file', path: path.resolve(opts.data) }
         : { kind: 'synthetic', dataset: 'mosi' },
     trainer,
-    seed: (opts.seed as number | undefined) ?? 1111,
+    seeds,
     runDir: opts.out === 'runs/train' ? 'runs/train-cluster' : (opts.out as string),
+    ...(typeof opts.bertConfig === 'string' ? { bert: bertConfigOverrides(opts.bertConfig) } : {}),
+    ...(Object.keys(start).length > 0 ? { start } : {}),
+    ...(typeof opts.save === 'string' ? { save: path.resolve(opts.save) } : {}),
     ...(typeof opts.redis === 'string' ? { redis: opts.redis } : {}),
     ...(typeof opts.backend === 'string' ? { backend: opts.backend } : {}),
     ...(opts.json ? { json: true } : {}),

@@ -45,6 +45,10 @@ export interface LoneTrialInput {
   seed: number;
   workers: number;
   name?: string;
+  /** BERT config overrides (`--bert-config`), see the trial spec. */
+  bert?: Record<string, unknown>;
+  /** Where training starts: `bertDir`, `init`, `resume` paths, see the trial spec. */
+  start?: Record<string, unknown>;
 }
 
 export class ControlPlane {
@@ -185,6 +189,8 @@ export class ControlPlane {
       workersPerTrial: input.workers,
       data: input.data,
       trainer: input.trainer,
+      ...(input.bert === undefined ? {} : { bert: input.bert }),
+      ...(input.start === undefined ? {} : { start: input.start }),
     });
     await this.trials.submit(trial);
     return trial;

@@ -78,6 +78,7 @@ export {
   canonicalName,
   inferMmimConfig,
   loadMmimWeights,
+  saveMmimStateDict,
   saveMmimWeights,
   type LoadedWeights,
 } from './io/weights.js';

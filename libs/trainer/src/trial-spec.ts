@@ -15,7 +15,15 @@ import {
   type MsaDataset,
   type SplitData,
 } from '@mmim/data';
-import { TINY_BERT, bertConfigSchema, readBertConfig, type BertConfig } from '@mmim/model';
+import {
+  TINY_BERT,
+  bertConfigSchema,
+  loadHfBert,
+  loadMmimWeights,
+  readBertConfig,
+  type BertConfig,
+  type ParamName,
+} from '@mmim/model';
 import { buildTrainerConfig, TrainerConfigError, type TrainerConfig } from './config.js';
 import { DatasetBatches } from './dataset-batches.js';
 
@@ -66,6 +74,20 @@ export const trialSpecSchema = z
       .object({ compression: z.enum(['none', 'fp16']).default('none') })
       .strict()
       .optional(),
+    /**
+     * Where training starts (`mmim train --workers K` flags), each a path readable on every
+     * worker: `bertDir` a HuggingFace BERT folder (config, vocab, weights: `--bert`), `init` MMIM
+     * weights (ours or a PyTorch state dict as safetensors: `--init`), `resume` a training
+     * checkpoint (`--resume`; a checkpoint of this trial in Redis, from an earlier attempt, wins).
+     */
+    start: z
+      .object({
+        bertDir: z.string().min(1).optional(),
+        init: z.string().min(1).optional(),
+        resume: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -100,6 +122,8 @@ export interface PreparedTrial {
   bert: BertConfig;
   config: TrainerConfig;
   batches: DatasetBatches;
+  /** Initial weights (`start.bertDir`'s BERT, then `start.init` over it), else undefined. */
+  init: Map<ParamName, Float32Array> | undefined;
 }
 
 /** Default share of the real split sizes for synthetic trials without explicit sizes. */
@@ -124,11 +148,15 @@ export async function prepareTrial(
       cause: err,
     });
   }
+  const hf =
+    spec.start?.bertDir === undefined
+      ? null
+      : await startFile(spec.trialId, 'start.bertDir', spec.start.bertDir, loadHfBert);
   const { data, bert: baseBert } =
     spec.data.kind === 'synthetic'
       ? synthetic(spec.data, spec.seed)
-      : await fromFile(spec.trialId, spec.data.path, opts.cacheDir);
-  const bertParsed = bertConfigSchema.safeParse({ ...baseBert, ...spec.bert });
+      : await fromFile(spec.trialId, spec.data.path, opts.cacheDir, hf?.vocabPath);
+  const bertParsed = bertConfigSchema.safeParse({ ...(hf?.config ?? baseBert), ...spec.bert });
   if (!bertParsed.success) {
     throw new TrialSpecError(
       `trial ${spec.trialId}: bert: ${bertParsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
@@ -139,7 +167,28 @@ export async function prepareTrial(
     seed: config.seed,
     shuffle: config.shuffle,
   });
-  return { spec, data, bert: bertParsed.data, config, batches };
+  let init = hf?.state;
+  if (spec.start?.init !== undefined) {
+    const loaded = await startFile(spec.trialId, 'start.init', spec.start.init, loadMmimWeights);
+    init = new Map([...(init ?? []), ...loaded.state]);
+  }
+  return { spec, data, bert: bertParsed.data, config, batches, init };
+}
+
+/** Loads a `start` file, naming the trial and the field when it cannot. */
+async function startFile<T>(
+  trialId: string,
+  field: string,
+  file: string,
+  load: (file: string) => Promise<T>,
+): Promise<T> {
+  try {
+    return await load(file);
+  } catch (err) {
+    throw new TrialSpecError(`trial ${trialId}: ${field} '${file}': ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 function synthetic(
@@ -173,6 +222,7 @@ async function fromFile(
   trialId: string,
   target: string,
   cacheDir: string | undefined,
+  vocab: string | undefined,
 ): Promise<{ data: MsaDataset; bert: BertConfig }> {
   let file: string;
   try {
@@ -181,7 +231,10 @@ async function fromFile(
     const why = err instanceof DataError ? err.detail : (err as Error).message;
     throw new TrialSpecError(`trial ${trialId}: data.path '${target}': ${why}`, { cause: err });
   }
-  const data = await loadDataset(file, cacheDir === undefined ? {} : { cacheDir });
+  const data = await loadDataset(file, {
+    ...(cacheDir === undefined ? {} : { cacheDir }),
+    ...(vocab === undefined ? {} : { vocab }),
+  });
   // Synthetic dataset folders ship their tiny BERT's config.json.
   const beside = path.join(path.dirname(file), 'config.json');
   return { data, bert: fs.existsSync(beside) ? readBertConfig(beside) : TINY_BERT };

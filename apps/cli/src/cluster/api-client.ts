@@ -101,8 +101,21 @@ export class ApiClient {
     seed: number;
     workers: number;
     name?: string;
+    bert?: Record<string, unknown>;
+    start?: Record<string, unknown>;
   }): Promise<{ trial: TrialRecord }> {
     return this.#call('POST', '/api/trials', input);
+  }
+
+  /** A trial's checkpoint file ('last': training checkpoint, 'best': weights), or null if none. */
+  async checkpoint(trialId: string, kind: 'last' | 'best'): Promise<Buffer | null> {
+    const headers: Record<string, string> = {};
+    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
+    const route = `/api/trials/${encodeURIComponent(trialId)}/checkpoint?kind=${kind}`;
+    const res = await fetch(`${this.baseUrl}${route}`, { headers });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new ApiError(res.status, `GET ${route}: ${res.status} ${await res.text()}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   action(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<{ sweep: SweepRecord }> {

@@ -6,8 +6,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { EpochEntry, TrialRecord } from '@mmim/experiments';
+import { saveMmimStateDict } from '@mmim/model';
+import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import type { ApiClient } from '../cluster/api-client.js';
+import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -135,14 +138,25 @@ export interface DistributedTrainOptions {
   workers: number;
   data: Record<string, unknown>;
   trainer: Record<string, unknown>;
-  seed: number;
+  /** One trial per seed, one after the other (mean ± std over them, as `mmim train --seeds`). */
+  seeds: number[];
   runDir: string;
+  /** BERT config overrides (`--bert-config`'s file, read here). */
+  bert?: Record<string, unknown>;
+  /** Where training starts: `bertDir`, `init`, `resume` (absolute paths every worker reads). */
+  start?: Record<string, string>;
+  /** Write each seed's final weights here, as `mmim train --save` does. */
+  save?: string;
   redis?: string;
   backend?: string;
   json?: boolean;
 }
 
-/** One trial data-parallel on K local workers; prints each epoch; exit code from the outcome. */
+/**
+ * One trial per seed, data-parallel on K local workers; prints each epoch and the selected
+ * epoch's test metrics (mean ± std over seeds); `--save` writes the final weights from the
+ * trial's last checkpoint. Exit code from the outcome.
+ */
 export async function runDistributedTrain(o: DistributedTrainOptions): Promise<void> {
   const cluster = await LocalCluster.start({
     workers: o.workers,
@@ -153,43 +167,108 @@ export async function runDistributedTrain(o: DistributedTrainOptions): Promise<v
     say: o.json ? undefined : out,
   });
   const stopped = onStopSignal(cluster);
+  const results: SentimentMetrics[] = [];
   try {
-    const { trial } = await cluster.api.createTrial({
-      data: o.data,
-      trainer: o.trainer,
-      seed: o.seed,
-      workers: o.workers,
-      name: 'train',
-    });
-    if (!o.json)
-      out(`trial ${trial.id} on ${o.workers} worker(s): ${cluster.httpUrl}/#/trials/${trial.id}`);
-    let seen = 0;
-    let final: TrialRecord | null = null;
-    const poll = async (): Promise<TrialRecord> => {
-      for (;;) {
-        const { trial: t, epochs } = await cluster.api.trial(trial.id);
-        for (const e of epochs.slice(seen)) printEpoch(e, o.json ?? false);
-        seen = epochs.length;
-        if (['completed', 'pruned', 'failed', 'cancelled'].includes(t.state)) return t;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    };
-    const result = await Promise.race([poll(), stopped.then(() => null)]);
-    if (result === null) return;
-    final = result;
-    if (o.json) out(JSON.stringify({ event: 'trial', trial: final }));
-    else
-      out(
-        `trial ${final.id}: ${final.state}; best valid MAE ${final.bestValue?.toFixed(4) ?? '-'} (epoch ${final.bestEpoch ?? '-'})`,
-      );
-    if (final.state === 'failed') {
-      throw new Error(
-        `trial ${final.id} failed: ${final.error ?? 'unknown error'} (logs in ${path.join(o.runDir, 'logs')})`,
-      );
+    for (const seed of o.seeds) {
+      const done = await trainOneSeed(cluster, o, seed, stopped);
+      if (done === null) return;
+      results.push(done);
+    }
+    if (results.length > 1) {
+      if (o.json)
+        out(JSON.stringify({ event: 'result', seeds: o.seeds, meanStd: meanStd(results) }));
+      else
+        out(`test metrics over seeds ${o.seeds.join(', ')} (mean ± std)\n${meanStdTable(results)}`);
     }
   } finally {
     await cluster.stop();
   }
+}
+
+/** One seed's trial: its epochs, outcome, selected test metrics and `--save` file (null: stopped). */
+async function trainOneSeed(
+  cluster: LocalCluster,
+  o: DistributedTrainOptions,
+  seed: number,
+  stopped: Promise<string>,
+): Promise<SentimentMetrics | null> {
+  const { trial } = await cluster.api.createTrial({
+    data: o.data,
+    trainer: o.trainer,
+    seed,
+    workers: o.workers,
+    name: o.seeds.length > 1 ? `train-seed-${seed}` : 'train',
+    ...(o.bert === undefined ? {} : { bert: o.bert }),
+    ...(o.start === undefined ? {} : { start: o.start }),
+  });
+  if (!o.json)
+    out(`trial ${trial.id} on ${o.workers} worker(s): ${cluster.httpUrl}/#/trials/${trial.id}`);
+  let seen = 0;
+  let epochs: EpochEntry[] = [];
+  const poll = async (): Promise<TrialRecord> => {
+    for (;;) {
+      const r = await cluster.api.trial(trial.id);
+      epochs = r.epochs;
+      for (const e of r.epochs.slice(seen)) printEpoch(e, o.json ?? false);
+      seen = r.epochs.length;
+      if (['completed', 'pruned', 'failed', 'cancelled'].includes(r.trial.state)) return r.trial;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  };
+  const final = await Promise.race([poll(), stopped.then(() => null)]);
+  if (final === null) return null;
+  if (o.json) out(JSON.stringify({ event: 'trial', trial: final }));
+  else
+    out(
+      `trial ${final.id}: ${final.state}; best valid MAE ${final.bestValue?.toFixed(4) ?? '-'} (epoch ${final.bestEpoch ?? '-'})`,
+    );
+  if (final.state === 'failed') {
+    throw new Error(
+      `trial ${final.id} failed: ${final.error ?? 'unknown error'} (logs in ${path.join(o.runDir, 'logs')})`,
+    );
+  }
+  if (o.save !== undefined) await saveFinalWeights(cluster.api, final, o, seed);
+  const selected = epochs.find((e) => e.epoch === final.bestEpoch);
+  if (selected === undefined)
+    throw new Error(`seed ${seed}: no epoch was selected (no finite valid loss)`);
+  const test = selected.test as unknown as SentimentMetrics;
+  if (o.json) out(JSON.stringify({ event: 'result', seed, bestEpoch: final.bestEpoch, test }));
+  else out(`seed ${seed}: best epoch ${final.bestEpoch}\n${metricsTable(test)}`);
+  return test;
+}
+
+/**
+ * `--save`: the weights after the last epoch, from the trial's last checkpoint in Redis, written
+ * exactly as a one-worker `mmim train --save` writes them (reference names, config, epoch, seed).
+ */
+async function saveFinalWeights(
+  api: ApiClient,
+  trial: TrialRecord,
+  o: DistributedTrainOptions,
+  seed: number,
+): Promise<void> {
+  const target =
+    o.seeds.length > 1
+      ? (o.save ?? '').replace(/(\.safetensors)?$/, `.seed-${seed}.safetensors`)
+      : (o.save ?? '');
+  const bytes = await api.checkpoint(trial.id, 'last');
+  if (bytes === null)
+    throw new Error(`trial ${trial.id} left no checkpoint: --save ${target} not written`);
+  const tmp = path.join(o.runDir, `${trial.id}.last.safetensors`);
+  fs.mkdirSync(path.dirname(tmp), { recursive: true });
+  fs.writeFileSync(tmp, bytes);
+  try {
+    const ckpt = await loadTrainingCheckpoint(tmp);
+    const weights = new Map([...ckpt.weights].map(([name, w]) => [name, w.data]));
+    fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+    await saveMmimStateDict(target, ckpt.modelConfig, weights, {
+      epoch: String(ckpt.state.epoch),
+      seed: String(seed),
+    });
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  if (!o.json) out(`saved ${target}`);
 }
 
 function printEpoch(e: EpochEntry, json: boolean): void {

@@ -146,7 +146,7 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
   reporter.close();
 }
 
-function parseSeeds(s: string): number[] {
+export function parseSeeds(s: string): number[] {
   const seeds = s.split(',').map((x) => Number(x.trim()));
   if (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
     throw new UsageError(

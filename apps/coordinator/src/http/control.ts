@@ -14,6 +14,10 @@ export interface LoneTrialRequest {
   seed: number;
   workers: number;
   name?: string;
+  /** BERT config overrides (`--bert-config`), see the trial spec. */
+  bert?: Record<string, unknown>;
+  /** Where training starts: `bertDir`, `init`, `resume` paths, see the trial spec. */
+  start?: Record<string, unknown>;
 }
 
 export interface SweepControl {

@@ -44,7 +44,7 @@ function sweepBody(body: unknown): string {
 /** POST /api/trials body, checked field by field. */
 function loneTrialBody(body: unknown): LoneTrialRequest {
   if (!isPlainObject(body)) throw new HttpError(400, 'body must be a JSON object');
-  const { data, trainer, seed, workers, name } = body;
+  const { data, trainer, seed, workers, name, bert, start } = body;
   if (!isPlainObject(data)) throw new HttpError(400, 'body field data must be an object');
   if (!isPlainObject(trainer)) throw new HttpError(400, 'body field trainer must be an object');
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
@@ -59,7 +59,23 @@ function loneTrialBody(body: unknown): LoneTrialRequest {
   if (name !== undefined && typeof name !== 'string') {
     throw new HttpError(400, 'body field name must be a string when given');
   }
-  return { data, trainer, seed, workers, ...(name === undefined ? {} : { name }) };
+  // Checked in full by the trial spec's schema on the workers; here only their shape.
+  for (const [field, value] of [
+    ['bert', bert],
+    ['start', start],
+  ] as const) {
+    if (value !== undefined && !isPlainObject(value))
+      throw new HttpError(400, `body field ${field} must be an object when given`);
+  }
+  return {
+    data,
+    trainer,
+    seed,
+    workers,
+    ...(name === undefined ? {} : { name }),
+    ...(bert === undefined ? {} : { bert: bert as Record<string, unknown> }),
+    ...(start === undefined ? {} : { start: start as Record<string, unknown> }),
+  };
 }
 
 function idParam(params: unknown): string {

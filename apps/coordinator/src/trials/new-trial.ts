@@ -8,13 +8,24 @@ export type NewTrial = Pick<
   /** The trial spec's data and trainer parts; id, attempt and seed are filled in. */
   data: Record<string, unknown>;
   trainer: Record<string, unknown>;
+  /** Optional spec parts of lone trials (`mmim train --workers K`): BERT overrides, start files. */
+  bert?: Record<string, unknown>;
+  start?: Record<string, unknown>;
 };
 
 export function newTrialRecord(t: NewTrial): TrialRecord {
-  const { data, trainer, ...fields } = t;
+  const { data, trainer, bert, start, ...fields } = t;
   return {
     ...fields,
-    spec: { trialId: t.id, attempt: 1, seed: t.seed, data, trainer },
+    spec: {
+      trialId: t.id,
+      attempt: 1,
+      seed: t.seed,
+      data,
+      trainer,
+      ...(bert === undefined ? {} : { bert }),
+      ...(start === undefined ? {} : { start }),
+    },
     state: 'queued',
     createdAt: Date.now(),
     startedAt: null,

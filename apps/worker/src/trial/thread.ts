@@ -162,8 +162,24 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
       // The epochs the checkpoint holds are reported again: whoever trained them may have been
       // cut off before its reports reached the coordinator (which ignores epochs it has).
       for (const record of trainer.history) post({ type: 'epoch', record });
+    } else if (spec.start?.resume !== undefined) {
+      // `mmim train --workers K --resume FILE`: the user's checkpoint, on the first attempt.
+      trainer = await Trainer.resume(spec.start.resume, common);
+      post({ type: 'note', note: 'resumed', epoch: trainer.epochsDone });
+      if (init.rank === 0 && store !== null) {
+        // It is where the trial stands: the trial's last checkpoint until an epoch replaces it
+        // (so a run resumed at its end still has one, and a retry resumes from it).
+        const bytes = fs.readFileSync(spec.start.resume);
+        await store.put(spec.trialId, 'last', bytes, trainer.epochsDone);
+        post({ type: 'checkpoint', kind: 'last', epoch: trainer.epochsDone, bytes: bytes.length });
+      }
+      for (const record of trainer.history) post({ type: 'epoch', record });
     } else {
-      trainer = new Trainer({ ...common, config: prepared.config });
+      trainer = new Trainer({
+        ...common,
+        config: prepared.config,
+        ...(prepared.init === undefined ? {} : { init: prepared.init }),
+      });
     }
     let stoppedBy: TrialSummary['stoppedBy'] = 'max-epochs';
     const result: TrainResult = await trainer.run();

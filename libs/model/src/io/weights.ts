@@ -18,7 +18,7 @@ import {
   type MmimConfig,
 } from '../config.js';
 import type { MmimModel } from '../model.js';
-import { BERT_PREFIX, type ParamName } from '../params.js';
+import { BERT_PREFIX, mmimParamSpecs, type ParamName } from '../params.js';
 
 export const MMIM_CONFIG_METADATA_KEY = 'mmim_config';
 
@@ -153,16 +153,29 @@ export async function saveMmimWeights(
   model: MmimModel,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
   await model.pullToHost();
-  for (const spec of model.specs) {
-    const data = model.host.get(spec.name);
-    if (data === undefined) throw new Error(`model has no value for '${spec.name}'`);
+  await saveMmimStateDict(path, model.config, model.host, metadata);
+}
+
+/**
+ * The same file from a state dict (e.g. the weights of a training checkpoint): every parameter
+ * of `config`, in its order, F32, with the config in the metadata; throws naming a missing one.
+ */
+export async function saveMmimStateDict(
+  path: string,
+  config: MmimConfig,
+  state: ReadonlyMap<ParamName, Float32Array>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+  for (const spec of mmimParamSpecs(config)) {
+    const data = state.get(spec.name);
+    if (data === undefined) throw new Error(`no value for parameter '${spec.name}'`);
     tensors.set(spec.name, { dtype: 'F32', shape: spec.shape, data });
   }
   await writeSafetensorsFileAtomic(path, tensors, {
     format: 'pt',
     ...metadata,
-    [MMIM_CONFIG_METADATA_KEY]: JSON.stringify(model.config),
+    [MMIM_CONFIG_METADATA_KEY]: JSON.stringify(config),
   });
 }
