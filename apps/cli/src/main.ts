@@ -33,6 +33,17 @@ program
   .showHelpAfterError()
   .exitOverride();
 
+/** `--exchange-redis auto|URL`: the per-step exchange on its own Redis (no persistence). */
+const exchangeRedisOption = (): Option =>
+  new Option(
+    '--exchange-redis <auto|url>',
+    "a second Redis for the per-step exchange only ('auto': start one without AOF)",
+  ).argParser((v) => {
+    if (v !== 'auto' && !/^rediss?:\/\//.test(v))
+      throw new UsageError(`--exchange-redis: expected auto or a redis:// URL, got '${v}'`);
+    return v;
+  });
+
 const backendOption = (): Option =>
   new Option(
     '--backend <name>',
@@ -135,6 +146,7 @@ const train = program
     toInt,
   )
   .option('--redis <url>', '(--workers) use this Redis instead of starting one')
+  .addOption(exchangeRedisOption())
   .addOption(backendOption());
 for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
 train.action(async (opts: Record<string, unknown>) => {
@@ -273,6 +285,7 @@ function distributedTrainOptions(
     ...(Object.keys(start).length > 0 ? { start } : {}),
     ...(typeof opts.save === 'string' ? { save: path.resolve(opts.save) } : {}),
     ...(typeof opts.redis === 'string' ? { redis: opts.redis } : {}),
+    ...(typeof opts.exchangeRedis === 'string' ? { exchangeRedis: opts.exchangeRedis } : {}),
     ...(typeof opts.backend === 'string' ? { backend: opts.backend } : {}),
     ...(opts.json ? { json: true } : {}),
   };
@@ -285,6 +298,7 @@ program
   )
   .option('--workers <n>', 'worker processes', toInt, 2)
   .option('--redis <url>', 'use this Redis (default: start redis-server with AOF under --run-dir)')
+  .addOption(exchangeRedisOption())
   .option('--run-dir <dir>', 'tokens, Redis data and logs', 'runs/cluster')
   .option('--port <n>', 'coordinator gRPC port (default: a free one)', (v) => Number(v))
   .option('--http-port <n>', 'dashboard port (default 8080, or a free one)', (v) => Number(v))
@@ -297,6 +311,7 @@ program
       workers: o.workers as number,
       runDir: o.runDir as string,
       ...(typeof o.redis === 'string' ? { redis: o.redis } : {}),
+      ...(typeof o.exchangeRedis === 'string' ? { exchangeRedis: o.exchangeRedis } : {}),
       ...(typeof o.port === 'number' ? { port: o.port } : {}),
       ...(typeof o.httpPort === 'number' ? { httpPort: o.httpPort } : {}),
       ...(typeof o.sweep === 'string' ? { sweep: o.sweep } : {}),

@@ -129,6 +129,7 @@ export async function startWorker(
   });
   const runner = new TrialRunner(agent, {
     redisUrl: config.redisUrl,
+    exchangeRedisUrl: config.exchangeRedisUrl,
     runDir: config.runDir,
     backend: config.backend,
     log,

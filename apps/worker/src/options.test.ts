@@ -60,6 +60,32 @@ describe('worker options', () => {
     );
   });
 
+  it('reads --exchange-redis (or MMIM_EXCHANGE_REDIS_URL), which needs --redis too', () => {
+    const both = parseConfig(
+      ['--redis', 'redis://10.0.0.1:6379', '--exchange-redis', 'redis://10.0.0.2:6379'],
+      { MMIM_JOIN_TOKEN: 't' },
+    );
+    assert.equal(both.exchangeRedisUrl, 'redis://10.0.0.2:6379');
+    const env = parseConfig([], {
+      MMIM_JOIN_TOKEN: 't',
+      MMIM_REDIS_URL: 'redis://10.0.0.1:6379',
+      MMIM_EXCHANGE_REDIS_URL: 'redis://10.0.0.3:6379',
+    });
+    assert.equal(env.exchangeRedisUrl, 'redis://10.0.0.3:6379');
+    assert.equal(parseConfig([], { MMIM_JOIN_TOKEN: 't' }).exchangeRedisUrl, null);
+    assert.throws(
+      () => parseConfig(['--exchange-redis', 'redis://10.0.0.2:6379'], { MMIM_JOIN_TOKEN: 't' }),
+      /--exchange-redis needs --redis too/,
+    );
+    assert.throws(
+      () =>
+        parseConfig(['--redis', 'redis://a:1', '--exchange-redis', 'http://b'], {
+          MMIM_JOIN_TOKEN: 't',
+        }),
+      /expected a redis:\/\/ or rediss:\/\/ URL/,
+    );
+  });
+
   it('rejects an address without a port', () => {
     assert.throws(
       () => parseConfig(['--coordinator', 'localhost'], { MMIM_JOIN_TOKEN: 't' }),

@@ -8,15 +8,17 @@ import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
 import { z } from 'zod';
 
 export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
-              [--redis URL] [--run-dir DIR]
+              [--redis URL] [--exchange-redis URL] [--run-dir DIR]
               [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu]
               [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
 The join token comes from --token-file or MMIM_JOIN_TOKEN; it is never accepted on the
 command line, where other users could read it in the process list.
 --redis (or MMIM_REDIS_URL): the Redis holding rank-group exchanges and trial checkpoints
-(needed for trials of more than one rank). --run-dir: temp files (default: the OS temp dir).
+(needed for trials of more than one rank). --exchange-redis (or MMIM_EXCHANGE_REDIS_URL): a
+second Redis for the per-step exchanges only (no persistence needed: they are recomputable),
+so that the first one's AOF writes only what must survive (docs/distributed.md). --run-dir: temp
+files (default: the OS temp dir).
 --backend (or MMIM_BACKEND): the TF.js backend trials train on (default auto).`;
-
 
 const Flags = z
   .object({
@@ -33,6 +35,10 @@ const Flags = z
       .string()
       .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
       .optional(),
+    'exchange-redis': z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+      .optional(),
     'run-dir': z.string().min(1).optional(),
     backend: z.enum(BACKEND_CHOICES).optional(),
   })
@@ -41,6 +47,9 @@ const Flags = z
   })
   .refine((f) => f['tls-cert'] === undefined || f['tls-ca'] !== undefined, {
     message: 'a client certificate (mutual TLS) needs --tls-ca to verify the coordinator',
+  })
+  .refine((f) => f['exchange-redis'] === undefined || f.redis !== undefined, {
+    message: '--exchange-redis needs --redis too (checkpoints stay on --redis)',
   });
 
 export interface WorkerConfig {
@@ -50,6 +59,8 @@ export interface WorkerConfig {
   credentials: grpc.ChannelCredentials;
   /** Redis for rank groups and checkpoints; null when none was given. */
   redisUrl: string | null;
+  /** Redis for the per-step rank-group exchanges, when not `redisUrl`. */
+  exchangeRedisUrl: string | null;
   /** Temp files of trials go under here. */
   runDir: string;
   backend: BackendChoice;
@@ -67,6 +78,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfi
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       redis: { type: 'string' },
+      'exchange-redis': { type: 'string' },
       'run-dir': { type: 'string' },
       backend: { type: 'string' },
     },
@@ -74,6 +86,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfi
   const parsed = Flags.safeParse({
     ...values,
     redis: values.redis ?? nonEmpty(env['MMIM_REDIS_URL']),
+    'exchange-redis': values['exchange-redis'] ?? nonEmpty(env['MMIM_EXCHANGE_REDIS_URL']),
     backend: values.backend ?? nonEmpty(env['MMIM_BACKEND']),
   });
   if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
@@ -97,6 +110,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfi
     workerName: f.name ?? `${os.hostname()}-${process.pid}`,
     credentials,
     redisUrl: f.redis ?? null,
+    exchangeRedisUrl: f['exchange-redis'] ?? null,
     runDir: f['run-dir'] ?? path.join(os.tmpdir(), 'mmim-worker'),
     backend: f.backend ?? 'auto',
   };

@@ -27,6 +27,11 @@ export interface LocalClusterOptions {
   workers: number;
   /** Use this Redis instead of starting one. */
   redisUrl?: string;
+  /**
+   * A second Redis for the per-step exchange only: 'auto' starts one without persistence, a URL
+   * uses that one; default: none (the exchange shares the durable Redis).
+   */
+  exchangeRedis?: 'auto' | string;
   /** Tokens, Redis data, logs. */
   runDir: string;
   /** gRPC port; 0 picks a free one. */
@@ -124,6 +129,9 @@ function waitForEvent(
 
 export class LocalCluster {
   redisUrl = '';
+  /** The exchange's own Redis, or '' when the exchange shares `redisUrl`. */
+  exchangeRedisUrl = '';
+  exchangeRedis: ChildHandle | null = null;
   grpcAddress = '';
   httpUrl = '';
   joinTokenFile = '';
@@ -173,6 +181,8 @@ export class LocalCluster {
     writeSecret(this.joinTokenFile);
     this.adminToken = writeSecret(this.adminTokenFile);
     this.redisUrl = o.redisUrl ?? (await this.#startRedis());
+    if (o.exchangeRedis === 'auto') this.exchangeRedisUrl = await this.#startExchangeRedis();
+    else if (o.exchangeRedis !== undefined) this.exchangeRedisUrl = o.exchangeRedis;
     this.#grpcPort = o.port || (await freePort());
     this.#httpPort = o.httpPort || (await freePort());
     await this.startCoordinator();
@@ -214,12 +224,22 @@ export class LocalCluster {
   }
 
   async #spawnRedis(): Promise<void> {
+    this.redis = await this.#spawnRedisServer('redis', this.#redisPort, true);
+  }
+
+  /** The exchange's Redis: nothing to persist (a lost step is recomputed), so no AOF at all. */
+  async #startExchangeRedis(): Promise<string> {
+    const port = await freePort();
+    this.exchangeRedis = await this.#spawnRedisServer('redis-exchange', port, false);
+    return `redis://127.0.0.1:${port}`;
+  }
+
+  async #spawnRedisServer(name: string, port: number, durable: boolean): Promise<ChildHandle> {
     // Absolute: redis-server changes into --dir before it opens its log file.
-    const dir = path.resolve(this.options.runDir, 'redis');
+    const dir = path.resolve(this.options.runDir, name);
     fs.mkdirSync(dir, { recursive: true });
-    const port = this.#redisPort;
-    const log = path.resolve(this.#log('redis'));
-    this.redis = spawnChild(
+    const log = path.resolve(this.#log(name));
+    const child = spawnChild(
       'redis-server',
       [
         'redis-server',
@@ -230,9 +250,8 @@ export class LocalCluster {
         '--dir',
         dir,
         '--appendonly',
-        'yes',
-        '--appendfsync',
-        this.options.redisFsync ?? 'everysec',
+        durable ? 'yes' : 'no',
+        ...(durable ? ['--appendfsync', this.options.redisFsync ?? 'everysec'] : []),
         '--save',
         '',
         '--logfile',
@@ -244,7 +263,7 @@ export class LocalCluster {
     // Redis logs to its file; readiness is the port answering PING.
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (this.redis.proc.exitCode !== null) throw new Error(`redis-server exited; see ${log}`);
+      if (child.proc.exitCode !== null) throw new Error(`redis-server exited; see ${log}`);
       const ok = await new Promise<boolean>((resolve) => {
         const s = net.connect(port, '127.0.0.1');
         s.once('connect', () => s.write('PING\r\n'));
@@ -258,7 +277,12 @@ export class LocalCluster {
       if (Date.now() > deadline) throw new Error(`redis-server did not answer; see ${log}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    this.#say(`redis      redis://127.0.0.1:${port} (AOF in ${dir})`);
+    this.#say(
+      durable
+        ? `redis      redis://127.0.0.1:${port} (AOF in ${dir})`
+        : `exchange   redis://127.0.0.1:${port} (no persistence: per-step exchange only)`,
+    );
+    return child;
   }
 
   /** Starts (or restarts, on the same ports) the coordinator. */
@@ -312,6 +336,7 @@ export class LocalCluster {
         this.joinTokenFile,
         '--redis',
         this.redisUrl,
+        ...(this.exchangeRedisUrl === '' ? [] : ['--exchange-redis', this.exchangeRedisUrl]),
         '--name',
         name,
         '--run-dir',
@@ -342,6 +367,6 @@ export class LocalCluster {
     };
     await Promise.all(this.workers.map(term));
     await term(this.coordinator);
-    await term(this.redis);
+    await Promise.all([term(this.redis), term(this.exchangeRedis)]);
   }
 }

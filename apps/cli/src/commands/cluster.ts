@@ -41,6 +41,8 @@ function onStopSignal(cluster: LocalCluster): Promise<string> {
 export interface UpOptions {
   workers: number;
   redis?: string;
+  /** 'auto' or a URL: a second Redis for the per-step exchange (docs/distributed.md). */
+  exchangeRedis?: string;
   runDir: string;
   port?: number;
   httpPort?: number;
@@ -84,6 +86,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const cluster = await LocalCluster.start({
     workers: o.workers,
     ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
+    ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
     runDir: o.runDir,
     ...(o.port === undefined ? {} : { port: o.port }),
     httpPort,
@@ -148,6 +151,8 @@ export interface DistributedTrainOptions {
   /** Write each seed's final weights here, as `mmim train --save` does. */
   save?: string;
   redis?: string;
+  /** 'auto' or a URL: a second Redis for the per-step exchange (docs/distributed.md). */
+  exchangeRedis?: string;
   backend?: string;
   json?: boolean;
 }
@@ -161,6 +166,7 @@ export async function runDistributedTrain(o: DistributedTrainOptions): Promise<v
   const cluster = await LocalCluster.start({
     workers: o.workers,
     ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
+    ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
     runDir: o.runDir,
     httpPort: 0,
     ...(o.backend === undefined ? {} : { backend: o.backend }),

@@ -24,6 +24,8 @@ export interface ThreadInit {
   worldSize: number;
   /** Redis for the rank group and the checkpoints; null: single rank, no stored checkpoints. */
   redisUrl: string | null;
+  /** Redis for the per-step rank-group exchanges; null: redisUrl. */
+  exchangeRedisUrl: string | null;
   /** Temp files of this trial go under here. */
   runDir: string;
   /** Collective timeout: how long a rank waits for a silent peer before failing. */

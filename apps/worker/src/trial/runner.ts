@@ -18,6 +18,8 @@ import type { StartTrial, ThreadBoot, ThreadInit, ThreadMessage } from './messag
 
 export interface TrialRunnerOptions {
   redisUrl: string | null;
+  /** Redis for the per-step exchanges (default: redisUrl). */
+  exchangeRedisUrl?: string | null;
   runDir: string;
   backend: BackendChoice;
   log: Logger;
@@ -154,6 +156,7 @@ export class TrialRunner {
       rank: a.rank,
       worldSize: a.worldSize,
       redisUrl: this.#opts.redisUrl,
+      exchangeRedisUrl: this.#opts.exchangeRedisUrl ?? null,
       runDir: this.#opts.runDir,
       collectiveTimeoutMs: this.#opts.collectiveTimeoutMs ?? 120_000,
     };

@@ -82,14 +82,22 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
   fs.mkdirSync(dir, { recursive: true });
 
   const redis = init.redisUrl === null ? null : new Redis(init.redisUrl);
-  const blocking = init.redisUrl === null || init.worldSize === 1 ? null : new Redis(init.redisUrl);
+  // The per-step exchange: on its own Redis when given (no AOF needed: it is recomputable).
+  const exchangeUrl = init.exchangeRedisUrl ?? init.redisUrl;
+  const multiRank = exchangeUrl !== null && init.worldSize > 1;
+  const exchange = !multiRank
+    ? null
+    : init.exchangeRedisUrl === null
+      ? redis
+      : new Redis(exchangeUrl);
+  const blocking = !multiRank ? null : new Redis(exchangeUrl);
   try {
     const store = redis === null ? null : new CheckpointStore(redis);
     let group: TimedGroup | null = null;
-    if (redis !== null && blocking !== null) {
+    if (exchange !== null && blocking !== null) {
       // A fresh namespace per attempt: a dead group's leftover parts never mix with this one's.
       const collectives = new RedisCollectives(
-        redis,
+        exchange,
         blocking,
         `${spec.trialId}.a${spec.attempt}`,
         init.rank,
@@ -194,7 +202,11 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
       stoppedBy,
     };
   } finally {
-    await Promise.allSettled([redis?.quit(), blocking?.quit()]);
+    await Promise.allSettled([
+      redis?.quit(),
+      blocking?.quit(),
+      exchange !== redis ? exchange?.quit() : undefined,
+    ]);
     // Without Redis the local checkpoints are the only copy: keep them.
     if (redis !== null) fs.rmSync(dir, { recursive: true, force: true });
   }
