@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
 import type { Redis } from 'ioredis';
-import { CHECKPOINT_CHUNK_BYTES, CheckpointStore } from './checkpoints.js';
+import { CHECKPOINT_CHUNK_BYTES, CheckpointStore, StaleAttemptError } from './checkpoints.js';
 
 describe('CheckpointStore', () => {
   let server: RedisServerHandle;
@@ -46,5 +46,46 @@ describe('CheckpointStore', () => {
     await assert.rejects(async () => it?.next(), /replaced while being read/);
     await redis.set('mmim:{trial:t2}:ckpt:best:v2:0', Buffer.from('tampered!!'));
     await assert.rejects(store.get('t2', 'best'), /corrupt/);
+  });
+
+  it('fences attempts: an older attempt cannot write once a newer one started', async () => {
+    assert.equal(await store.fence('t3', 1), 1);
+    await store.put('t3', 'last', bytes(50, 5), 1, 1);
+    // The group is re-formed: attempt 2 starts, then the partitioned attempt 1 comes back.
+    assert.equal(await store.fence('t3', 2), 2);
+    assert.equal(await store.fence('t3', 1), 2, 'the fence never goes down');
+    await assert.rejects(
+      store.put('t3', 'last', bytes(60, 6), 2, 1),
+      (err: Error) =>
+        err instanceof StaleAttemptError && /attempt 1 may no longer write/.test(err.message),
+    );
+    // Nothing of the refused write is left; the checkpoint is still attempt 1's first one.
+    const kept = await store.get('t3', 'last');
+    assert.equal(kept?.epoch, 1);
+    assert.deepEqual(new Uint8Array(kept?.data ?? []), bytes(50, 5));
+    const chunkKeys = (await redis.keys('mmim:{trial:t3}:ckpt:last:v*')).sort();
+    assert.deepEqual(chunkKeys, ['mmim:{trial:t3}:ckpt:last:v1:0']);
+    // The newer attempt writes; so does an unfenced writer (the API's tests, older callers).
+    await store.put('t3', 'last', bytes(70, 7), 2, 2);
+    assert.equal((await store.info('t3', 'last'))?.epoch, 2);
+    await store.delete('t3');
+    assert.deepEqual(await redis.keys('mmim:{trial:t3}:*'), []);
+  });
+
+  it('keeps concurrent writers apart (versions from INCR, one swap script)', async () => {
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((e) =>
+        store.put('t4', 'best', bytes(CHECKPOINT_CHUNK_BYTES + e, e), e),
+      ),
+    );
+    const info = await store.info('t4', 'best');
+    const got = await store.get('t4', 'best');
+    assert.ok(info !== null && got !== null);
+    // Whichever write swapped last, its file is whole and only its chunks remain.
+    assert.deepEqual(
+      new Uint8Array(got.data),
+      bytes(CHECKPOINT_CHUNK_BYTES + info.epoch, info.epoch),
+    );
+    assert.equal((await redis.keys('mmim:{trial:t4}:ckpt:best:v*')).length, 2);
   });
 });

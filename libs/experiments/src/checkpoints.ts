@@ -8,10 +8,29 @@
  * written first, then one MULTI swaps the pointer hash, then the old chunks are deleted. A
  * reader that sees the pointer sees every chunk it names (it re-reads once if a concurrent
  * write deleted them under it). Every key carries the `{trial:ID}` hash tag (one slot).
+ *
+ * Attempts are fenced: a worker running attempt n of a trial calls `fence(trial, n)` first, and
+ * its writes carry n; a write of an older attempt (a partitioned rank whose link came back after
+ * its group was re-formed) is refused with StaleAttemptError and leaves nothing behind. Version
+ * numbers come from INCR and the pointer swap is one script, so concurrent writers never mix.
  */
 import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
+import { raiseFence, swapCheckpoint } from './scripts.js';
 import type { TrialId } from './types.js';
+
+/** A checkpoint write of an attempt older than the trial's newest one. */
+export class StaleAttemptError extends Error {
+  override readonly name = 'StaleAttemptError';
+  constructor(
+    readonly trial: TrialId,
+    readonly attempt: number,
+  ) {
+    super(
+      `trial ${trial}: attempt ${attempt} may no longer write checkpoints (a newer attempt owns the trial)`,
+    );
+  }
+}
 
 export const CHECKPOINT_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -51,12 +70,37 @@ export class CheckpointStore {
     return `${this.prefix}{trial:${trial}}:ckpt:${kind}:v${version}:${i}`;
   }
 
-  async put(trial: TrialId, kind: CheckpointKind, data: Uint8Array, epoch: number): Promise<void> {
+  private fenceKey(trial: TrialId): string {
+    checkTrialId(trial);
+    return `${this.prefix}{trial:${trial}}:ckpt:fence`;
+  }
+
+  private sequenceKey(trial: TrialId, kind: CheckpointKind): string {
+    return `${this.prefix}{trial:${trial}}:ckpt:${kind}:seq`;
+  }
+
+  /**
+   * Attempt `attempt` of `trial` has started: from now on writes of older attempts are refused.
+   * Returns the trial's newest attempt (higher than `attempt` when a newer one already started:
+   * then this one is stale itself).
+   */
+  async fence(trial: TrialId, attempt: number): Promise<number> {
+    return raiseFence(this.redis, this.fenceKey(trial), attempt);
+  }
+
+  /**
+   * Store a checkpoint. With `attempt`, the write is refused (StaleAttemptError, nothing kept)
+   * when a newer attempt of the trial has called fence().
+   */
+  async put(
+    trial: TrialId,
+    kind: CheckpointKind,
+    data: Uint8Array,
+    epoch: number,
+    attempt?: number,
+  ): Promise<void> {
     const pointer = this.pointerKey(trial, kind);
-    const previous = await this.redis.hgetall(pointer);
-    const prevVersion = previous.version === undefined ? 0 : Number(previous.version);
-    const prevChunks = previous.chunks === undefined ? 0 : Number(previous.chunks);
-    const version = prevVersion + 1;
+    const version = await this.redis.incr(this.sequenceKey(trial, kind));
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const chunks = Math.max(1, Math.ceil(buf.length / CHECKPOINT_CHUNK_BYTES));
     for (let i = 0; i < chunks; i++) {
@@ -73,10 +117,20 @@ export class CheckpointStore {
       sha256: createHash('sha256').update(buf).digest('hex'),
       savedAt: String(Date.now()),
     };
-    await this.redis.multi().del(pointer).hset(pointer, info).exec();
-    for (let i = 0; i < prevChunks; i++) {
-      await this.redis.del(this.chunkKey(trial, kind, prevVersion, i));
+    const previous = await swapCheckpoint(
+      this.redis,
+      pointer,
+      this.fenceKey(trial),
+      attempt ?? null,
+      info,
+    );
+    // Stale: drop what this write put there; else drop the version it replaced.
+    const [dropVersion, dropChunks] =
+      previous === 'stale' ? [version, chunks] : [previous.version, previous.chunks];
+    for (let i = 0; i < dropChunks; i++) {
+      await this.redis.del(this.chunkKey(trial, kind, dropVersion, i));
     }
+    if (previous === 'stale') throw new StaleAttemptError(trial, attempt ?? 0);
   }
 
   async info(trial: TrialId, kind: CheckpointKind): Promise<CheckpointInfo | null> {
@@ -175,6 +229,8 @@ export class CheckpointStore {
       for (let i = 0; i < Number(h.chunks ?? 0); i++) {
         await this.redis.del(this.chunkKey(trial, kind, Number(h.version), i));
       }
+      await this.redis.del(this.sequenceKey(trial, kind));
     }
+    await this.redis.del(this.fenceKey(trial));
   }
 }

@@ -20,6 +20,7 @@ export { TRIAL_SORT_KEYS, checkTrialSort, queryTrials } from './trial-query.js';
 export {
   CHECKPOINT_CHUNK_BYTES,
   CheckpointStore,
+  StaleAttemptError,
   type CheckpointInfo,
   type CheckpointKind,
   type StoredCheckpoint,

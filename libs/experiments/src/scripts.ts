@@ -1,5 +1,5 @@
 /**
- * The store's one Lua script: compare-and-set of a record's JSON, optionally with the list that
+ * The store's Lua scripts. The record's compare-and-set of its JSON, optionally with the list that
  * belongs to it (a trial's epochs). TypeScript computes the new record; the script applies it
  * only if nobody changed the record since it was read, so concurrent writers never lose an
  * update, on a single Redis and on Cluster alike (all keys share the record's hash tag; no
@@ -53,4 +53,81 @@ export async function compareAndSet(
     result = await redis.eval(CAS_SCRIPT, keys.length, ...keys, ...args);
   }
   return result === 1;
+}
+
+/** EVALSHA, falling back to EVAL once when the server does not know the script yet. */
+async function runScript(
+  redis: Redis | Cluster,
+  script: string,
+  sha: string,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
+}
+
+/**
+ * Raise a trial's attempt fence: checkpoint writes of older attempts are refused from then on.
+ * KEYS[1]  the fence key (string: the highest attempt that has started)
+ * ARGV[1]  this attempt
+ * Returns the fence after the call (>= ARGV[1], or higher when a newer attempt already started).
+ */
+const FENCE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local mine = tonumber(ARGV[1])
+if mine > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return mine
+end
+return current
+`;
+const FENCE_SHA = createHash('sha1').update(FENCE_SCRIPT).digest('hex');
+
+export async function raiseFence(
+  redis: Redis | Cluster,
+  key: string,
+  attempt: number,
+): Promise<number> {
+  return Number(await runScript(redis, FENCE_SCRIPT, FENCE_SHA, [key], [String(attempt)]));
+}
+
+/**
+ * Point a checkpoint at a fully written new version, unless a newer attempt owns the trial.
+ * KEYS[1]  the checkpoint's pointer hash
+ * KEYS[2]  the trial's attempt fence (see FENCE_SCRIPT)
+ * ARGV[1]  the writer's attempt, or '' for an unfenced write
+ * ARGV[2..] the new pointer's fields, as field, value, field, value ...
+ * Returns {previous version, previous chunk count} ('' when there was none) once swapped, or
+ * -1 when the fence is above the writer's attempt (nothing changed).
+ */
+const SWAP_SCRIPT = `
+if ARGV[1] ~= '' then
+  local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if fence > tonumber(ARGV[1]) then return -1 end
+end
+local previous = redis.call('HMGET', KEYS[1], 'version', 'chunks')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return {previous[1] or '', previous[2] or ''}
+`;
+const SWAP_SHA = createHash('sha1').update(SWAP_SCRIPT).digest('hex');
+
+/** The previous version and chunk count, or 'stale' when a newer attempt owns the trial. */
+export async function swapCheckpoint(
+  redis: Redis | Cluster,
+  pointerKey: string,
+  fenceKey: string,
+  attempt: number | null,
+  fields: Record<string, string>,
+): Promise<{ version: number; chunks: number } | 'stale'> {
+  const args = [attempt === null ? '' : String(attempt), ...Object.entries(fields).flat()];
+  const result = await runScript(redis, SWAP_SCRIPT, SWAP_SHA, [pointerKey, fenceKey], args);
+  if (result === -1) return 'stale';
+  const [version = '', chunks = ''] = result as [string | null, string | null];
+  return { version: Number(version || 0), chunks: Number(chunks || 0) };
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import type { RankGroup } from '@mmim/model';
-import { CheckpointStore } from '@mmim/experiments';
+import { CheckpointStore, StaleAttemptError } from '@mmim/experiments';
 import { RedisCollectives } from '@mmim/param-server';
 import { initBackend } from '@mmim/runtime';
 import {
@@ -93,6 +93,13 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
   const blocking = !multiRank ? null : new Redis(exchangeUrl);
   try {
     const store = redis === null ? null : new CheckpointStore(redis);
+    if (store !== null && init.rank === 0) {
+      // From now on the trial's older attempts may not write checkpoints (a rank cut off by a
+      // partition whose link comes back after its group was re-formed); and if a newer attempt
+      // already started, this one is the stale one.
+      const newest = await store.fence(spec.trialId, spec.attempt);
+      if (newest > spec.attempt) throw new StaleAttemptError(spec.trialId, spec.attempt);
+    }
     let group: TimedGroup | null = null;
     if (exchange !== null && blocking !== null) {
       // A fresh namespace per attempt: a dead group's leftover parts never mix with this one's.
@@ -146,7 +153,7 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
             outDir: path.join(dir, 'checkpoints'),
             onCheckpoint: async (c) => {
               const bytes = fs.readFileSync(c.path);
-              await store?.put(spec.trialId, c.kind, bytes, c.epoch);
+              await store?.put(spec.trialId, c.kind, bytes, c.epoch, spec.attempt);
               post({ type: 'checkpoint', kind: c.kind, epoch: c.epoch, bytes: bytes.length });
             },
           }
@@ -178,7 +185,7 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         // It is where the trial stands: the trial's last checkpoint until an epoch replaces it
         // (so a run resumed at its end still has one, and a retry resumes from it).
         const bytes = fs.readFileSync(spec.start.resume);
-        await store.put(spec.trialId, 'last', bytes, trainer.epochsDone);
+        await store.put(spec.trialId, 'last', bytes, trainer.epochsDone, spec.attempt);
         post({ type: 'checkpoint', kind: 'last', epoch: trainer.epochsDone, bytes: bytes.length });
       }
       for (const record of trainer.history) post({ type: 'epoch', record });
