@@ -71,19 +71,24 @@ export async function finalWeights(
   try {
     const ckpt = await new CheckpointStore(redis).get(trialId, 'last');
     if (!ckpt) throw new Error(`trial ${trialId} has no checkpoint in Redis`);
-    const file = parseSafetensors(
-      new Uint8Array(ckpt.data.buffer, ckpt.data.byteOffset, ckpt.data.byteLength),
-      `checkpoint of ${trialId}`,
-    );
-    const out = new Map<string, Float32Array>();
-    for (const [name, t] of file.tensors) {
-      if (name.startsWith('optimizer.')) continue; // OPTIMIZER_TENSOR_PREFIX: Adam moments
-      if (t.dtype === 'F32') out.set(name, Float32Array.from(t.data as Float32Array));
-    }
-    return out;
+    return checkpointWeights(ckpt.data, `checkpoint of ${trialId}`);
   } finally {
     redis.disconnect();
   }
+}
+
+/** The model weights of a training checkpoint's bytes (optimizer state left out). */
+export function checkpointWeights(data: Buffer, what: string): Map<string, Float32Array> {
+  const file = parseSafetensors(
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    what,
+  );
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors) {
+    if (name.startsWith('optimizer.')) continue; // OPTIMIZER_TENSOR_PREFIX: Adam moments
+    if (t.dtype === 'F32') out.set(name, Float32Array.from(t.data as Float32Array));
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,9 @@
  * command itself is src/main.ts (bin/mmim.js).
  */
 export {
+  COORDINATOR_MAIN,
   LocalCluster,
+  WORKER_MAIN,
   type ChildHandle,
   type LocalClusterOptions,
 } from './cluster/local-cluster.js';
