@@ -102,6 +102,34 @@ describe('mmim CLI', () => {
     assert.equal(result.metrics.n, 12);
   });
 
+  it('trains from a PyTorch state dict with --init and --bert-config, and takes --when 0', async () => {
+    const data = path.join(tmp, 'parity-train.pkl');
+    await writeFixtureDataset(data);
+    const init = await readSafetensorsFile(path.join(FIX, 'init.safetensors'));
+    const raw = JSON.parse(init.metadata.config ?? '{}') as Record<string, unknown> & {
+      bert: Record<string, unknown>;
+    };
+    // Hidden size 32: the head count cannot be inferred from the shapes, only from the config.
+    const bertConfig = path.join(tmp, 'bert-train.json');
+    fs.writeFileSync(bertConfig, JSON.stringify(raw.bert));
+    const config = path.join(tmp, 'trainer.json');
+    const keys = ['d_vh', 'd_ah', 'd_vout', 'd_aout', 'd_prjh', 'cpc_layers'];
+    fs.writeFileSync(config, JSON.stringify(Object.fromEntries(keys.map((k) => [k, raw[k]]))));
+    const r = mmim(
+      ...['train', '--data', data, '--config', config, '--bert-config', bertConfig],
+      ...['--init', path.join(FIX, 'init.safetensors'), '--epochs', '1', '--batch-size', '4'],
+      ...['--when', '0', '--backend', 'wasm', '--json', '--out', path.join(tmp, 'init-train')],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const result = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['event'] === 'result');
+    assert.ok(result !== undefined, 'a result line');
+    assert.equal(mmim('train', '--data', data, '--when', '-1', '--print-config').code, 2);
+  });
+
   it('exports the weights alone, which load back as a PyTorch-style state dict', async () => {
     const out = path.join(tmp, 'exported.safetensors');
     const r = mmim('export', '--checkpoint', path.join(FIX, 'init.safetensors'), '--out', out);

@@ -57,6 +57,13 @@ function toInt(value: string): number {
   return n;
 }
 
+function toNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`expected a non-negative integer, got '${value}'`);
+  return n;
+}
+
 function toNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new UsageError(`expected a number, got '${value}'`);
@@ -86,7 +93,8 @@ const KEY_FLAGS: [flag: string, key: string, parse: (v: string) => unknown, help
     toInt,
     'sum the gradients of N batches per optimiser step',
   ],
-  ['--when <n>', 'when', toInt, 'ReduceLROnPlateau patience'],
+  // 0 is valid: the authors' scheduler then reduces at every epoch without improvement.
+  ['--when <n>', 'when', toNonNegativeInt, 'ReduceLROnPlateau patience'],
 ];
 
 /** The trainer config keys given as flags (commander names them in camelCase). */

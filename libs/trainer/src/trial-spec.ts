@@ -169,7 +169,10 @@ export async function prepareTrial(
   });
   let init = hf?.state;
   if (spec.start?.init !== undefined) {
-    const loaded = await startFile(spec.trialId, 'start.init', spec.start.init, loadMmimWeights);
+    const hints = bertParsed.data;
+    const loaded = await startFile(spec.trialId, 'start.init', spec.start.init, (f) =>
+      loadMmimWeights(f, hints),
+    );
     init = new Map([...(init ?? []), ...loaded.state]);
   }
   return { spec, data, bert: bertParsed.data, config, batches, init };

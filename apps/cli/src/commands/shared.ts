@@ -1,11 +1,14 @@
 /** Reading weights for --init. */
-import { loadMmimWeights, type ParamName } from '@mmim/model';
+import { loadMmimWeights, type BertConfig, type ParamName } from '@mmim/model';
 
 /** Weights to start from: a whole MMIM state dict (ours or PyTorch's), BERT weights under it. */
 export async function loadInitWeights(
   file: string,
   bert?: Map<ParamName, Float32Array>,
+  bertConfig?: BertConfig,
 ): Promise<Map<ParamName, Float32Array>> {
-  const loaded = await loadMmimWeights(file);
+  // The BERT config (--bert, --bert-config) tells what a state dict without our metadata cannot
+  // (the number of attention heads, for one).
+  const loaded = await loadMmimWeights(file, bertConfig ?? {});
   return new Map([...(bert ?? []), ...loaded.state]);
 }

@@ -87,7 +87,8 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
       },
     },
   );
-  const init = o.init === undefined ? bertWeights : await loadInitWeights(o.init, bertWeights);
+  const init =
+    o.init === undefined ? bertWeights : await loadInitWeights(o.init, bertWeights, bert);
   const results: SentimentMetrics[] = [];
   for (const seed of seeds) {
     const config: TrainerConfig = { ...base, seed };
