@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   httpPort: number | null;
   adminToken: string | null;
   readTokenRequired: boolean;
+  /** Host names the dashboard answers to besides its bound address; default none. */
+  httpAllowedHosts?: string[];
   queueLockMs: number;
   /** The built dashboard; null serves the API only. */
   dashboardDir: string | null;
@@ -123,6 +125,7 @@ export class ControlPlane {
         },
         adminToken,
         readTokenRequired: o.readTokenRequired,
+        allowedHosts: o.httpAllowedHosts ?? [],
         staticDir: o.dashboardDir,
         metrics,
         log,

@@ -5,7 +5,8 @@ import { z } from 'zod';
 
 export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PORT}] --token-file FILE
                    [--redis URL] [--http-host 127.0.0.1] [--http-port 8080] [--admin-token-file FILE]
-                   [--read-token-required] [--lease-ms ${DEFAULT_LEASE_MS}]
+                   [--read-token-required] [--http-allowed-hosts NAME[:PORT],...]
+                   [--lease-ms ${DEFAULT_LEASE_MS}]
                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
 The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv), the
 admin token (dashboard actions, sweep commands) from MMIM_ADMIN_TOKEN, the Redis URL from
@@ -28,6 +29,7 @@ const Flags = z
     'admin-token-file': z.string().min(1).optional(),
     'read-token-required': z.boolean().optional(),
     'lease-lock-ms': z.coerce.number().int().min(1000).default(30_000),
+    'http-allowed-hosts': z.string().optional(),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -50,6 +52,8 @@ export interface CoordinatorConfig {
   readTokenRequired: boolean;
   /** How long a trial's queue lock lives without renewal (a dead coordinator's jobs). */
   queueLockMs: number;
+  /** Host names the dashboard answers to besides its bound address (a proxy's hostname). */
+  httpAllowedHosts: string[];
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -78,6 +82,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       'admin-token-file': { type: 'string' },
       'read-token-required': { type: 'boolean' },
       'lease-lock-ms': { type: 'string' },
+      'http-allowed-hosts': { type: 'string' },
     },
   });
   const parsed = Flags.safeParse(values);
@@ -101,6 +106,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
     adminToken: admin === '' ? null : admin,
     readTokenRequired: f['read-token-required'] ?? !LOOPBACK.has(f['http-host']),
     queueLockMs: f['lease-lock-ms'],
+    httpAllowedHosts: (f['http-allowed-hosts'] ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== ''),
   };
   if (config.adminToken !== null && config.adminToken === joinToken) {
     throw new Error('the admin token must differ from the join token');

@@ -265,6 +265,69 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
     fs.rmSync(staticRoot, { recursive: true, force: true });
   });
 
+  it('serves only the names it is served on (DNS rebinding: Host and Origin checked)', async () => {
+    const port = new URL(base).port;
+    const rebound = await request(base, 'GET', '/api/sweeps', {
+      headers: { host: 'evil.example' },
+    });
+    assert.equal(rebound.status, 421);
+    assert.match(
+      String((rebound.json as { error: string }).error),
+      /Host "evil\.example" is not served here/,
+    );
+    assert.doesNotMatch(rebound.text, /lr sweep/, 'no data in the refusal');
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
+      assert.equal(
+        (await request(base, 'GET', '/api/sweeps', { headers: { host } })).status,
+        200,
+        host,
+      );
+    }
+    assert.equal(
+      (
+        await request(base, 'GET', '/api/health', {
+          headers: { host: `localhost:${Number(port) + 1}` },
+        })
+      ).status,
+      421,
+      'another port is another origin',
+    );
+    const crossOrigin = await request(base, 'GET', '/api/sweeps', {
+      headers: { origin: 'http://evil.example' },
+    });
+    assert.equal(crossOrigin.status, 403);
+    const sameOrigin = await request(base, 'GET', '/api/sweeps', {
+      headers: { origin: `http://127.0.0.1:${port}` },
+    });
+    assert.equal(sameOrigin.status, 200);
+    // A proxy's hostname, allowed by name (any port) on another server.
+    const proxied = createHttpServer({
+      store,
+      checkpoints,
+      control: new StoreSweepControl(store),
+      adminToken: ADMIN,
+      readTokenRequired: false,
+      staticDir: null,
+      metrics: new CoordinatorMetrics({ defaultMetrics: false }),
+      log: createLogger('http-test'),
+      allowedHosts: ['dash.example'],
+    });
+    const other = (await proxied.listen('127.0.0.1', 0)).url;
+    try {
+      for (const host of ['dash.example', 'dash.example:8443'])
+        assert.equal(
+          (await request(other, 'GET', '/api/health', { headers: { host } })).status,
+          200,
+        );
+      assert.equal(
+        (await request(other, 'GET', '/api/health', { headers: { host: 'other.example' } })).status,
+        421,
+      );
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('answers health with the version', async () => {
     const a = await request(base, 'GET', '/api/health');
     assert.equal(a.status, 200);

@@ -7,7 +7,8 @@
  * are refused before their body is read; with `readTokenRequired` every /api read and /metrics
  * needs it too (`Authorization: Bearer`, or `?token=` for EventSource, which cannot send
  * headers). Request logs carry method, route, status and time but never the query string, so
- * a `?token=` never reaches a log line. Nothing here knows the join token or the Redis URL.
+ * a `?token=` never reaches a log line. A `Host` or `Origin` that is not an address the server
+ * is served on is refused first (host-check.ts: DNS rebinding). Nothing here knows the join token or the Redis URL.
  */
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import type { Logger } from '@mmim/runtime';
 import { SweepConfigError } from '@mmim/sweep';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { bearerToken, TokenCheck } from './auth.js';
+import { HostCheck } from './host-check.js';
 import type { SweepControl } from './control.js';
 import { HttpError, SweepActionError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -46,6 +48,11 @@ export interface HttpServerOptions {
   version?: string;
   /** Interval of the SSE `: ping` comment; default 15 000 ms. */
   ssePingMs?: number;
+  /**
+   * Host names (optionally name:port) the dashboard answers to besides the bound address, e.g. a
+   * hostname behind a proxy (host-check.ts). Default none.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface HttpServerHandle {
@@ -88,6 +95,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   const staticFiles = options.staticDir === null ? null : new StaticFiles(options.staticDir);
   const hub = new ChangeHub(store, log);
   const streams = new EventStreams(hub, options.ssePingMs ?? 15_000);
+  const hosts = new HostCheck(options.allowedHosts ?? []);
 
   // No fastify logger: its request lines would carry the URL (and so a `?token=`).
   const app = Fastify({
@@ -105,6 +113,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   });
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    // First: a request for a name we are not served on (DNS rebinding) gets nothing.
+    if (!hosts.allows(req.headers.host)) {
+      throw new HttpError(
+        421,
+        `Host ${JSON.stringify(req.headers.host ?? '')} is not served here (allowed: ${hosts.describe()}; ` +
+          'add a proxy hostname with --http-allowed-hosts)',
+      );
+    }
+    if (!hosts.allowsOrigin(req.headers.origin)) {
+      throw new HttpError(403, `Origin ${JSON.stringify(req.headers.origin)} is not served here`);
+    }
     // Every method but GET/HEAD changes something: all of them need the admin token.
     const adminRoute = (req.routeOptions.config as { admin?: boolean } | undefined)?.admin === true;
     if (adminRoute || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -210,6 +229,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     async listen(host, port) {
       await app.listen({ host, port });
       const addr = app.server.address() as AddressInfo;
+      hosts.bound(host, addr.port);
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       log.info({ host: addr.address, port: addr.port }, 'dashboard listening');
       url = `http://${shownHost}:${addr.port}`;
