@@ -86,20 +86,21 @@ export class SimWorker {
   /** Registers, opens both streams and starts the timers; resolves once registered. */
   async start(): Promise<void> {
     const t0 = performance.now();
-    const res = await new Promise<{ workerId: string; leaseMs: number }>((resolve, reject) =>
-      this.#client.Register(
-        {
-          capabilities: {
-            backend: 'cpu',
-            device: 'simulated',
-            workerName: this.#opts.name,
-            version: 'load',
+    const res = await new Promise<{ workerId: string; leaseMs: number; sessionKey: string }>(
+      (resolve, reject) =>
+        this.#client.Register(
+          {
+            capabilities: {
+              backend: 'cpu',
+              device: 'simulated',
+              workerName: this.#opts.name,
+              version: 'load',
+            },
           },
-        },
-        this.#md(),
-        { deadline: new Date(Date.now() + 30_000) },
-        (err, r) => (err || !r ? reject(err ?? new Error('no response')) : resolve(r)),
-      ),
+          this.#md(),
+          { deadline: new Date(Date.now() + 30_000) },
+          (err, r) => (err || !r ? reject(err ?? new Error('no response')) : resolve(r)),
+        ),
     );
     this.samples.registerMs.push(performance.now() - t0);
     this.#workerId = res.workerId;
@@ -122,6 +123,7 @@ export class SimWorker {
       this.#sent.set(seq, performance.now());
       session.write({
         workerId: this.#workerId,
+        sessionKey: res.sessionKey,
         heartbeat: { state: 'WORKER_STATE_IDLE', step: seq, sentAtMs: Date.now() },
       });
       this.samples.heartbeatsSent += 1;

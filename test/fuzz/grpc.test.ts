@@ -32,13 +32,18 @@ describe('fuzz: coordinator gRPC handlers (real server, loopback)', () => {
   let typed: WorkerRegistryClient;
   let workerId: string;
 
+  /** Session keys of the registered workers (a well-behaved worker sends its own). */
+  const keys = new Map<string, string>();
   const register = (): Promise<string> =>
     new Promise((resolve, reject) =>
       typed.Register(
         { capabilities: { backend: 'cpu', device: 'CPU', workerName: 'fuzz-legit', version: 't' } },
         metadataFor('token', server.token),
-        (err, res) =>
-          err || !res ? reject(err ?? new Error('no response')) : resolve(res.workerId),
+        (err, res) => {
+          if (err || !res) return reject(err ?? new Error('no response'));
+          keys.set(res.workerId, res.sessionKey);
+          resolve(res.workerId);
+        },
       ),
     );
 
@@ -160,7 +165,11 @@ describe('fuzz: coordinator gRPC handlers (real server, loopback)', () => {
       call.on('data', () => undefined);
       call.on('error', (err: grpc.ServiceError) => resolve(err.code));
       call.on('status', (s: grpc.StatusObject) => resolve(s.code));
-      call.write({ workerId: id, heartbeat: { state: 'WORKER_STATE_IDLE' } });
+      call.write({
+        workerId: id,
+        sessionKey: keys.get(id) ?? '',
+        heartbeat: { state: 'WORKER_STATE_IDLE' },
+      });
       call.end();
     });
     assert.equal(status, grpc.status.OK);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Capabilities__Output, CoordinatorMessage, Heartbeat__Output } from '@mmim/protocol';
 
@@ -35,10 +35,24 @@ export interface WorkerRecord {
   /** Set by the scheduler; authoritative over what heartbeats report. */
   assignment: Assignment | null;
   session: SessionHandle | null;
+  /**
+   * The secret handed out at registration: only a Session presenting it may speak for this
+   * worker (ids are public; the join token is shared). Never leaves the pool but in the
+   * RegisterResponse.
+   */
+  readonly sessionKey: string;
 }
 
-/** A read-only copy for logs, APIs and tests. */
-export type WorkerSnapshot = Readonly<Omit<WorkerRecord, 'session'>> & { hasSession: boolean };
+/** A read-only copy for logs, APIs and tests (no session, no key). */
+export type WorkerSnapshot = Readonly<Omit<WorkerRecord, 'session' | 'sessionKey'>> & {
+  hasSession: boolean;
+};
+
+/** Constant-time comparison of a presented key with the issued one. */
+function sameKey(given: string, issued: string): boolean {
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(issued));
+}
 
 export interface WorkerPoolEvents {
   registered: [WorkerRecord];
@@ -101,6 +115,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       reported: null,
       assignment: null,
       session: null,
+      sessionKey: randomBytes(32).toString('hex'),
     };
     this.#workers.set(record.id, record);
     this.emit('registered', record);
@@ -108,12 +123,19 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /**
-   * Binds a Session stream to a worker; a newer stream replaces an older one (the worker
-   * reconnected before the old one timed out). Undefined for unknown or lost workers.
+   * Binds a Session stream to a worker, if it presents the worker's session key; a newer stream
+   * of the same worker replaces an older one (it reconnected before the old one timed out).
+   * Undefined for unknown or lost workers, 'denied' for a wrong key (another client using a
+   * public worker id: it must not take the worker's place).
    */
-  attach(workerId: string, session: SessionHandle): WorkerRecord | undefined {
+  attach(
+    workerId: string,
+    session: SessionHandle,
+    sessionKey: string,
+  ): WorkerRecord | 'denied' | undefined {
     const record = this.#workers.get(workerId);
     if (!record) return undefined;
+    if (!sameKey(sessionKey, record.sessionKey)) return 'denied';
     record.session = session;
     record.status = 'connected';
     record.lastSeen = this.#now();
@@ -130,10 +152,18 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.emit('disconnected', record);
   }
 
-  /** Renews the lease; false when the worker is unknown or lost (it must register again). */
-  heartbeat(workerId: string, heartbeat: Heartbeat__Output): boolean {
+  /**
+   * Renews the lease; false when the worker is unknown or lost (it must register again), 'stale'
+   * when `session` is not the worker's bound stream (an older stream of it: it renews nothing).
+   */
+  heartbeat(
+    workerId: string,
+    heartbeat: Heartbeat__Output,
+    session?: SessionHandle,
+  ): boolean | 'stale' {
     const record = this.#workers.get(workerId);
     if (!record) return false;
+    if (session !== undefined && record.session !== session) return 'stale';
     const wasIdle = this.isIdle(record);
     record.lastSeen = this.#now();
     record.reported = heartbeat;
@@ -180,7 +210,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   snapshot(): WorkerSnapshot[] {
-    return [...this.#workers.values()].map(({ session, ...rest }) => ({
+    return [...this.#workers.values()].map(({ session, sessionKey: _key, ...rest }) => ({
       ...rest,
       hasSession: session !== null,
     }));

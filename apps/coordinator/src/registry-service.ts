@@ -116,7 +116,9 @@ export class WorkerRegistryService extends EventEmitter<RegistryServiceEvents> {
       },
       'worker registered',
     );
-    return { response: { workerId: worker.id, leaseMs: this.#pool.leaseMs } };
+    return {
+      response: { workerId: worker.id, leaseMs: this.#pool.leaseMs, sessionKey: worker.sessionKey },
+    };
   }
 
   #session(call: ServerDuplexStream<WorkerMessage__Output, CoordinatorMessage>): void {
@@ -154,7 +156,19 @@ export class WorkerRegistryService extends EventEmitter<RegistryServiceEvents> {
         return;
       }
       if (workerId === null) {
-        if (!this.#pool.attach(message.workerId, session)) {
+        const attached = this.#pool.attach(message.workerId, session, message.sessionKey);
+        if (attached === 'denied') {
+          this.#log.warn(
+            { workerId: message.workerId, peer: call.getPeer() },
+            'session refused: wrong session key for this worker id',
+          );
+          fail(
+            status.PERMISSION_DENIED,
+            `worker ${message.workerId} belongs to the client that registered it (session key does not match)`,
+          );
+          return;
+        }
+        if (!attached) {
           fail(status.NOT_FOUND, `unknown or lost worker ${message.workerId}: register again`);
           return;
         }
@@ -173,7 +187,13 @@ export class WorkerRegistryService extends EventEmitter<RegistryServiceEvents> {
       }
       const hb = message.heartbeat;
       if (!hb) return;
-      if (!this.#pool.heartbeat(workerId, hb)) {
+      const renewed = this.#pool.heartbeat(workerId, hb, session);
+      if (renewed === 'stale') {
+        // A newer stream of this worker took over: this one speaks for nobody any more.
+        fail(status.ABORTED, `a newer session of worker ${workerId} is open`);
+        return;
+      }
+      if (!renewed) {
         fail(status.NOT_FOUND, `worker ${workerId} was marked lost: register again`);
         return;
       }

@@ -28,7 +28,7 @@ function setup(leaseMs = 1000) {
     const messages: CoordinatorMessage[] = [];
     inbox.set(w.id, messages);
     const session: SessionHandle = { send: (m) => messages.push(m) };
-    pool.attach(w.id, session);
+    pool.attach(w.id, session, w.sessionKey);
     pool.heartbeat(w.id, {
       state: 'WORKER_STATE_IDLE',
       trialId: '',
@@ -185,12 +185,36 @@ describe('WorkerPool leases', () => {
     );
   });
 
+  it('binds a session only with the key issued at registration, and renews only from it', () => {
+    const { pool, join } = setup();
+    const a = join('a');
+    const real = pool.get(a)!.session!;
+    const impostor: SessionHandle = { send: () => undefined };
+    assert.equal(pool.attach(a, impostor, 'guessed'), 'denied');
+    assert.equal(pool.get(a)!.session, real, 'the real session stays bound');
+    // A heartbeat on a stream that is not the bound one renews nothing.
+    const before = pool.get(a)!.lastSeen;
+    const idle = {
+      state: 'WORKER_STATE_IDLE' as const,
+      trialId: '',
+      rank: 0,
+      step: 0,
+      stepTimeMs: 0,
+      sentAtMs: 0,
+    };
+    assert.equal(pool.heartbeat(a, idle, impostor), 'stale');
+    assert.equal(pool.get(a)!.lastSeen, before);
+    assert.equal(pool.heartbeat(a, idle, real), true);
+    // The key never shows in a snapshot (they feed the API).
+    assert.equal(JSON.stringify(pool.snapshot()).includes(pool.get(a)!.sessionKey), false);
+  });
+
   it('does not let a replaced session detach its successor', () => {
     const { pool, join } = setup();
     const a = join('a');
     const old = pool.get(a)!.session!;
     const fresh: SessionHandle = { send: () => undefined };
-    pool.attach(a, fresh);
+    pool.attach(a, fresh, pool.get(a)!.sessionKey);
     pool.detach(a, old);
     assert.equal(pool.get(a)!.session, fresh);
     pool.detach(a, fresh);

@@ -103,6 +103,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
   #stopped = false;
   #call: grpc.ClientDuplexStream<WorkerMessage, CoordinatorMessage__Output> | null = null;
   #workerId = '';
+  /** RegisterResponse.session_key: proves to the coordinator that a Session is ours. */
+  #sessionKey = '';
   #wake: (() => void) | null = null;
   /** Reports waiting for a session. */
   #outbox: ReportMessage[] = [];
@@ -212,7 +214,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     const call = this.#call;
     if (call === null || this.#workerId === '') return;
     for (const m of this.#outbox.splice(0)) {
-      call.write({ workerId: this.#workerId, ...m });
+      call.write({ workerId: this.#workerId, sessionKey: this.#sessionKey, ...m });
       this.#written.push(m);
     }
     if (this.#written.length > MAX_REPLAY)
@@ -247,16 +249,18 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
 
   /** Resolves when the stream ends for any reason but a fatal one. */
   #session(registration: RegisterResponse__Output): Promise<void> {
-    const { workerId, leaseMs } = registration;
+    const { workerId, leaseMs, sessionKey } = registration;
     const intervalMs = Math.max(10, Math.floor(leaseMs / HEARTBEATS_PER_LEASE));
     this.#log.info({ workerId, leaseMs, heartbeatMs: intervalMs }, 'registered');
     const call = this.#client.Session(this.#metadata());
     this.#call = call;
     this.#workerId = workerId;
+    this.#sessionKey = sessionKey;
     const beat = (): void => {
       const a = this.#activity;
       call.write({
         workerId,
+        sessionKey,
         heartbeat: {
           state: a.state,
           trialId: a.trialId,

@@ -99,7 +99,7 @@ describe('coordinator security', { timeout: 120_000 }, () => {
   it('refuses and logs reports for a trial the worker does not run; nothing changes', async () => {
     const md = new grpc.Metadata();
     md.set(JOIN_TOKEN_METADATA_KEY, JOIN);
-    const reg = await new Promise<{ workerId: string }>((resolve, reject) =>
+    const reg = await new Promise<{ workerId: string; sessionKey: string }>((resolve, reject) =>
       client.Register(
         { capabilities: { backend: 'cpu', device: 'test', workerName: 'intruder', version: '0' } },
         md,
@@ -113,7 +113,11 @@ describe('coordinator security', { timeout: 120_000 }, () => {
     session.on('data', () => undefined);
     session.on('error', () => undefined);
     // Not idle, so the coordinator places nothing on it: it only tries to speak for others.
-    session.write({ workerId: reg.workerId, heartbeat: { state: 'WORKER_STATE_STOPPING' } });
+    session.write({
+      workerId: reg.workerId,
+      sessionKey: reg.sessionKey,
+      heartbeat: { state: 'WORKER_STATE_STOPPING' },
+    });
     session.write({
       workerId: reg.workerId,
       epochReport: {

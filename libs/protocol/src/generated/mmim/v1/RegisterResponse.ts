@@ -7,6 +7,11 @@ export interface RegisterResponse {
    * A worker not heard from for lease_ms is marked lost; heartbeat at lease_ms / 3.
    */
   leaseMs?: number;
+  /**
+   * A secret for this registration: only a Session that presents it may speak for worker_id
+   * (worker ids are public, e.g. on the dashboard; the join token is shared by every worker).
+   */
+  sessionKey?: string;
 }
 
 export interface RegisterResponse__Output {
@@ -15,4 +20,9 @@ export interface RegisterResponse__Output {
    * A worker not heard from for lease_ms is marked lost; heartbeat at lease_ms / 3.
    */
   leaseMs: number;
+  /**
+   * A secret for this registration: only a Session that presents it may speak for worker_id
+   * (worker ids are public, e.g. on the dashboard; the join token is shared by every worker).
+   */
+  sessionKey: string;
 }

@@ -22,6 +22,10 @@ export interface WorkerMessage {
   heartbeat?: _mmim_v1_Heartbeat | null;
   epochReport?: _mmim_v1_EpochReport | null;
   trialEnded?: _mmim_v1_TrialEnded | null;
+  /**
+   * RegisterResponse.session_key; checked on the first message of a stream.
+   */
+  sessionKey?: string;
   kind?: 'heartbeat' | 'epochReport' | 'trialEnded';
 }
 
@@ -33,5 +37,9 @@ export interface WorkerMessage__Output {
   heartbeat?: _mmim_v1_Heartbeat__Output | null;
   epochReport?: _mmim_v1_EpochReport__Output | null;
   trialEnded?: _mmim_v1_TrialEnded__Output | null;
+  /**
+   * RegisterResponse.session_key; checked on the first message of a stream.
+   */
+  sessionKey: string;
   kind?: 'heartbeat' | 'epochReport' | 'trialEnded';
 }
