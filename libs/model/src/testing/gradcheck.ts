@@ -1,18 +1,19 @@
 /**
  * Central finite differences for checking hand-written gradients. Evaluates `f` at x ± eps e_i
- * for a sample of coordinates and compares with the analytic gradient.
+ * for a sample of coordinates and compares with the analytic gradient. `f` may be async, so a
+ * check can read its values with `await data()` rather than blocking on a GPU backend.
  */
 export interface GradCheckResult {
   worst: number;
   checked: number;
 }
 
-export function finiteDifferenceCheck(
-  f: (x: Float32Array) => number,
+export async function finiteDifferenceCheck(
+  f: (x: Float32Array) => number | Promise<number>,
   x0: Float32Array,
   analytic: ArrayLike<number>,
   opts: { eps: number; coordinates: number[] },
-): GradCheckResult {
+): Promise<GradCheckResult> {
   let worst = 0;
   let scale = 0;
   for (let i = 0; i < analytic.length; i++) scale = Math.max(scale, Math.abs(analytic[i] ?? 0));
@@ -20,9 +21,9 @@ export function finiteDifferenceCheck(
     const x = Float32Array.from(x0);
     const orig = x[i] ?? 0;
     x[i] = orig + opts.eps;
-    const up = f(x);
+    const up = await f(x);
     x[i] = orig - opts.eps;
-    const down = f(x);
+    const down = await f(x);
     // The float32 step actually taken, not the nominal eps.
     const h = Math.fround(orig + opts.eps) - Math.fround(orig - opts.eps);
     const numeric = (up - down) / h;
