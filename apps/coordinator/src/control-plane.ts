@@ -17,7 +17,12 @@ import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
 import { TrialQueue } from './trials/trial-queue.js';
 import { newTrialRecord } from './trials/new-trial.js';
-import { CoordinatorMetrics, createHttpServer, type HttpServerHandle } from './http/index.js';
+import {
+  CoordinatorMetrics,
+  createHttpServer,
+  type HttpServerHandle,
+  type LoneTrialRequest,
+} from './http/index.js';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -39,19 +44,8 @@ export interface ControlPlaneOptions {
   log: Logger;
 }
 
-/** What a lone trial (`mmim train --workers K`, POST /api/trials) needs. */
-export interface LoneTrialInput {
-  /** The trial spec's data and trainer parts (see @mmim/trainer's TrialSpec). */
-  data: Record<string, unknown>;
-  trainer: Record<string, unknown>;
-  seed: number;
-  workers: number;
-  name?: string;
-  /** BERT config overrides (`--bert-config`), see the trial spec. */
-  bert?: Record<string, unknown>;
-  /** Where training starts: `bertDir`, `init`, `resume` paths, see the trial spec. */
-  start?: Record<string, unknown>;
-}
+/** What a lone trial (`mmim train --workers K`) needs: the body of POST /api/trials. */
+export type LoneTrialInput = LoneTrialRequest;
 
 export class ControlPlane {
   private constructor(

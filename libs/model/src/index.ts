@@ -57,7 +57,6 @@ export { cholesky, inverseFromCholesky, spdLogdet } from './layers/logdet.js';
 export { clampLengths, lstmRecurrence } from './layers/lstm.js';
 export {
   disposeMemory,
-  entropyMemoryFromRows,
   entropyTerm,
   labelSignIndices,
   type EntropyMemory,

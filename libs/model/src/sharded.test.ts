@@ -6,11 +6,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@mmim/runtime';
-import { resolveMmimConfig } from './config.js';
 import { setBackendProfileOverride, type BackendProfile } from './kernels/registry.js';
 import { MmimModel } from './model.js';
 import { REFERENCE_OPTIMIZATION, TwoStageStepper } from './stepper.js';
 import { randomBatch, sliceBatch } from './synthetic.js';
+import { SMALL_BATCH_SHAPE, smallMmimConfig } from './testing/small-model.js';
 import {
   dataParallelStep,
   gatherCoupling,
@@ -21,32 +21,11 @@ import {
 import type { MmimBatch } from './batch.js';
 import type { ParamName } from './params.js';
 
-const bert = {
-  vocab_size: 2000,
-  hidden_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  intermediate_size: 64,
-  max_position_embeddings: 64,
-};
-const config = resolveMmimConfig({
-  bert,
-  d_vin: 6,
-  d_ain: 5,
-  d_vh: 8,
-  d_ah: 8,
-  d_vout: 16,
-  d_aout: 16,
-  d_prjh: 24,
-});
+const config = smallMmimConfig();
 const optimization = REFERENCE_OPTIMIZATION;
 const B = 16;
 const batches = [0, 1, 2, 3].map((i) =>
-  randomBatch(
-    config,
-    { size: B, textLength: 12, visualSteps: 9, acousticSteps: 7, firstSampleIndex: i * B },
-    100 + i,
-  ),
+  randomBatch(config, { ...SMALL_BATCH_SHAPE, firstSampleIndex: i * B }, 100 + i),
 );
 
 /** An in-process group: a barrier per collective, results combined in rank order. */

@@ -53,7 +53,8 @@ export interface CouplingRows {
 
 /**
  * Reads several tensors with ONE asynchronous read (they are flattened and concatenated on the
- * device first) and returns host copies in the same order. Disposes nothing.
+ * device first) and returns them in the same order, as views of that one host copy (no second
+ * copy per tensor; readers honour byteOffset). Disposes nothing.
  */
 export async function readTensors(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
   if (tensors.length === 0) return [];
@@ -65,7 +66,7 @@ export async function readTensors(tensors: readonly tf.Tensor[]): Promise<Float3
   const out: Float32Array[] = [];
   let at = 0;
   for (const t of tensors) {
-    out.push(data.slice(at, at + t.size));
+    out.push(data.subarray(at, at + t.size));
     at += t.size;
   }
   return out;

@@ -38,8 +38,6 @@ import { DeviceAdam, type DeviceGrad } from './optim/device-adam.js';
 import { assertModelKernels, type BackendProfile } from './kernels/registry.js';
 import { BERT_PREFIX, groupOf, type ParamName } from './params.js';
 
-const WORD_EMBEDDINGS = `${BERT_PREFIX}embeddings.word_embeddings.weight`;
-
 export interface OptimizationConfig {
   lr_main: number;
   lr_bert: number;
@@ -148,8 +146,6 @@ export class TwoStageStepper {
   /** The same on the device path ('zero' for a zeroed gradient not yet summed with another). */
   private pendingOnDevice: Map<ParamName, DeviceGrad> | null = null;
   private pendingCount = 0;
-  /** (V, 1) ones with 0 at the padding token (device path), built on first use. */
-  private paddingRowMask: tf.Tensor | null = null;
 
   constructor(
     readonly model: MmimModel,
@@ -196,10 +192,11 @@ export class TwoStageStepper {
       readTerms(terms),
       ...entries.map(([, g]) => g.data() as Promise<Float32Array>),
     ]);
+    // data() hands back a copy or, on cpu, the disposed tensor's own array: either way ours, and
+    // applyGradients only reads it.
     const host = new Map<ParamName, Float32Array>();
-    entries.forEach(([name], i) => host.set(name, Float32Array.from(data[i] as Float32Array)));
+    entries.forEach(([name], i) => host.set(name, data[i] as Float32Array));
     tf.dispose(entries.map(([, g]) => g));
-    disposeTerms(terms);
     return this.applyGradients(host, values, memory);
   }
 
@@ -215,15 +212,11 @@ export class TwoStageStepper {
     const { stage, useMemory, hInLoss } = this.stageFlags();
     const { model, opt } = this;
     const drop = { seed: opt.seed, step: this.globalStep, sampleIndex: batch.sampleIndex };
-    const kept: Omit<DeviceTerms, 'loss'> = {
-      yLoss: null,
-      lld: tf.scalar(Number.NaN),
-      nce: tf.scalar(Number.NaN),
-      H: null,
-      hOk: null,
-      skipped: null,
-    };
-    tf.dispose([kept.lld, kept.nce]);
+    // lld and nce are set by every forward; null only until it has run.
+    const kept: Omit<DeviceTerms, 'loss' | 'lld' | 'nce'> & {
+      lld: tf.Scalar | null;
+      nce: tf.Scalar | null;
+    } = { yLoss: null, lld: null, nce: null, H: null, hOk: null, skipped: null };
     const nextMemory: Partial<Record<PairName, EntropyMemory>> = {};
 
     const micro = opt.textMicroBatch ?? 0;
@@ -302,7 +295,9 @@ export class TwoStageStepper {
     const byParam = new Map<ParamName, tf.Tensor>();
     for (const [varName, g] of Object.entries(grads))
       byParam.set(model.paramOfVariable(varName), g);
-    return { grads: byParam, terms: { ...kept, loss: value }, nextMemory };
+    const { lld, nce } = kept;
+    if (lld === null || nce === null) throw new Error('the forward pass returned no lld/nce');
+    return { grads: byParam, terms: { ...kept, lld, nce, loss: value }, nextMemory };
   }
 
   /** Flags of the current stage's batch `i_batch` (the reference's memory and H rules). */
@@ -336,7 +331,8 @@ export class TwoStageStepper {
   /**
    * The second half of a step, shared by the single-worker and the data-parallel paths: given
    * the (summed) gradients of the whole batch, apply PyTorch's None/zero bookkeeping, the
-   * padding row, the non-finite guard, accumulation, clipping and the current stage's Adam.
+   * non-finite guard, accumulation, clipping and the current stage's Adam. (The word embedding's
+   * padding row arrives already zero: the lookup's gradient never reaches it, layers/bert.ts.)
    * `nextMemory` replaces the entropy memory (stage 1).
    */
   async applyGradients(
@@ -355,13 +351,6 @@ export class TwoStageStepper {
     this.replaceMemory(nextMemory);
     const host = new Map<ParamName, Float32Array | undefined>(computed);
     for (const name of computed.keys()) this.gradComputed.add(name);
-    // HF's word embedding has padding_idx = pad_token_id: its row never receives a gradient.
-    const wordEmb = host.get(WORD_EMBEDDINGS);
-    if (wordEmb !== undefined) {
-      const H = model.config.bert.hidden_size;
-      const pad = model.config.bert.pad_token_id;
-      wordEmb.fill(0, pad * H, (pad + 1) * H);
-    }
     if (!opt.zeroGradToNone) {
       for (const name of this.gradComputed) {
         if (!host.has(name))
@@ -412,11 +401,8 @@ export class TwoStageStepper {
     const { model, opt } = this;
     const stage = this.stage;
     this.replaceMemory(nextMemory);
-    const grads = new Map<ParamName, DeviceGrad>();
-    for (const [name, g] of computed) {
-      this.gradComputed.add(name);
-      grads.set(name, name === WORD_EMBEDDINGS ? this.maskPaddingRow(g) : g);
-    }
+    const grads = new Map<ParamName, DeviceGrad>(computed);
+    for (const name of computed.keys()) this.gradComputed.add(name);
     if (!opt.zeroGradToNone) {
       for (const name of this.gradComputed) if (!grads.has(name)) grads.set(name, 'zero');
     }
@@ -440,8 +426,6 @@ export class TwoStageStepper {
     }
     const read = await readReport(source, norm, finite);
     if (source.kind === 'host') loss.dispose();
-    // The masked word-embedding gradient is a new tensor; every other one is `computed`'s.
-    for (const [name, g] of grads) if (g !== 'zero' && g !== computed.get(name)) g.dispose();
     for (const g of computed.values()) g.dispose();
     tf.dispose([norm, finite]);
     const report: StepReport = {
@@ -478,30 +462,17 @@ export class TwoStageStepper {
     return report;
   }
 
-  /** The word embedding's gradient with the padding token's row zeroed (a new tensor). */
-  private maskPaddingRow(g: tf.Tensor): tf.Tensor {
-    if (this.paddingRowMask === null) {
-      const V = g.shape[0] ?? 0;
-      const mask = new Float32Array(V).fill(1);
-      mask[this.model.config.bert.pad_token_id] = 0;
-      this.paddingRowMask = tf.keep(tf.tensor2d(mask, [V, 1]));
-    }
-    return tf.mul(g, this.paddingRowMask);
-  }
-
   private disposePendingOnDevice(): void {
     if (this.pendingOnDevice === null) return;
     for (const g of this.pendingOnDevice.values()) if (g !== 'zero') g.dispose();
     this.pendingOnDevice = null;
   }
 
-  /** Frees what the stepper holds on the device (memory, optimiser state, masks). */
+  /** Frees what the stepper holds on the device (memory, optimiser state, pending sums). */
   dispose(): void {
     disposeMemory(this.memory);
     this.memory = {};
     this.disposePendingOnDevice();
-    this.paddingRowMask?.dispose();
-    this.paddingRowMask = null;
     this.mmilbOptimizer.dispose();
     this.mainOptimizer.dispose();
   }

@@ -34,13 +34,13 @@ export class ApiClient {
     private readonly adminToken: string | null,
   ) {}
 
-  async #call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+  /** One request with the admin token (when set); an unreachable coordinator is an ApiError. */
+  async #fetch(method: 'GET' | 'POST', route: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${route}`, {
+      return await fetch(`${this.baseUrl}${route}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -51,6 +51,10 @@ export class ApiClient {
         `cannot reach the coordinator at ${this.baseUrl} (${(err as Error).message}); is it running?`,
       );
     }
+  }
+
+  async #call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+    const res = await this.#fetch(method, route, body);
     const text = await res.text();
     let json: unknown = null;
     try {
@@ -109,10 +113,8 @@ export class ApiClient {
 
   /** A trial's checkpoint file ('last': training checkpoint, 'best': weights), or null if none. */
   async checkpoint(trialId: string, kind: 'last' | 'best'): Promise<Buffer | null> {
-    const headers: Record<string, string> = {};
-    if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
     const route = `/api/trials/${encodeURIComponent(trialId)}/checkpoint?kind=${kind}`;
-    const res = await fetch(`${this.baseUrl}${route}`, { headers });
+    const res = await this.#fetch('GET', route);
     if (res.status === 404) return null;
     if (!res.ok) throw new ApiError(res.status, `GET ${route}: ${res.status} ${await res.text()}`);
     return Buffer.from(await res.arrayBuffer());

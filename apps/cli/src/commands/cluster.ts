@@ -11,6 +11,7 @@ import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import type { ApiClient } from '../cluster/api-client.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
+import { seedSavePath } from './shared.js';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -253,10 +254,7 @@ async function saveFinalWeights(
   o: DistributedTrainOptions,
   seed: number,
 ): Promise<void> {
-  const target =
-    o.seeds.length > 1
-      ? (o.save ?? '').replace(/(\.safetensors)?$/, `.seed-${seed}.safetensors`)
-      : (o.save ?? '');
+  const target = seedSavePath(o.save ?? '', seed, o.seeds.length);
   const bytes = await api.checkpoint(trial.id, 'last');
   if (bytes === null)
     throw new Error(`trial ${trial.id} left no checkpoint: --save ${target} not written`);

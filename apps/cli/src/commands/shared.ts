@@ -1,4 +1,4 @@
-/** Reading weights for --init. */
+/** What the one-worker and the distributed `mmim train` share: --init weights, --save names. */
 import { loadMmimWeights, type BertConfig, type ParamName } from '@mmim/model';
 
 /** Weights to start from: a whole MMIM state dict (ours or PyTorch's), BERT weights under it. */
@@ -11,4 +11,9 @@ export async function loadInitWeights(
   // (the number of attention heads, for one).
   const loaded = await loadMmimWeights(file, bertConfig ?? {});
   return new Map([...(bert ?? []), ...loaded.state]);
+}
+
+/** The --save file of one seed: `w.safetensors` stays as is for one seed, else `w.seed-S.safetensors`. */
+export function seedSavePath(save: string, seed: number, seedCount: number): string {
+  return seedCount > 1 ? save.replace(/(\.safetensors)?$/, `.seed-${seed}.safetensors`) : save;
 }

@@ -24,7 +24,7 @@ import {
 } from '@mmim/trainer';
 import { createReporter } from '../output/reporter.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
-import { loadInitWeights } from './shared.js';
+import { loadInitWeights, seedSavePath } from './shared.js';
 
 export interface TrainDataOptions {
   data: string;
@@ -114,11 +114,7 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
           });
     const result = await trainer.run();
     if (o.save !== undefined) {
-      const file =
-        seeds.length > 1
-          ? o.save.replace(/(\.safetensors)?$/, `.seed-${seed}.safetensors`)
-          : o.save;
-      await saveMmimWeights(file, trainer.model, {
+      await saveMmimWeights(seedSavePath(o.save, seed, seeds.length), trainer.model, {
         epoch: String(trainer.epochsDone),
         seed: String(seed),
       });

@@ -3,10 +3,16 @@
  * fastest form there, as FINDINGS.md measured (~39k tf kernel calls per batch as a loop of tf ops;
  * one tight loop here). Recurrent sums accumulate in float64, as before this became a kernel.
  */
-import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS, type HostBackendName } from './host-io.js';
-import { kernelInput } from './kernel-input.js';
-import { LSTM_BACKWARD, LSTM_FORWARD, SAVED, SAVED_PER_UNIT } from './lstm-layout.js';
+import {
+  LSTM_BACKWARD,
+  LSTM_FORWARD,
+  SAVED,
+  SAVED_PER_UNIT,
+  lstmBackwardInputs,
+  lstmForwardInputs,
+} from './lstm-layout.js';
 
 /*
  * The loops index typed arrays with `!`: every index is in range by construction, and `?? 0` on
@@ -145,11 +151,6 @@ export function lstmBackwardLoops(
   for (let i = 0; i < dW.length; i++) dWOut[i] = dW[i]!;
 }
 
-function dims(xp: TensorInfo): { B: number; T: number; Hd: number } {
-  const [B = 0, T = 0, G = 0] = xp.shape;
-  return { B, T, Hd: G / 4 };
-}
-
 export function hostLstmKernels(backendName: HostBackendName): KernelConfig[] {
   const ioOf = HOST_BACKENDS[backendName];
   const forward: KernelConfig = {
@@ -157,10 +158,7 @@ export function hostLstmKernels(backendName: HostBackendName): KernelConfig[] {
     backendName,
     kernelFunc: ({ inputs, backend }) => {
       const io = ioOf(backend);
-      const xp = kernelInput(inputs, 'xp', LSTM_FORWARD);
-      const whh = kernelInput(inputs, 'whh', LSTM_FORWARD);
-      const lengths = kernelInput(inputs, 'lengths', LSTM_FORWARD);
-      const { B, T, Hd } = dims(xp);
+      const { xp, whh, lengths, B, T, Hd } = lstmForwardInputs(inputs);
       const h = io.allocate([B, Hd], 'float32');
       const saved = io.allocate([B, T, SAVED_PER_UNIT * Hd], 'float32');
       lstmForwardLoops(
@@ -181,12 +179,7 @@ export function hostLstmKernels(backendName: HostBackendName): KernelConfig[] {
     backendName,
     kernelFunc: ({ inputs, backend }) => {
       const io = ioOf(backend);
-      const dy = kernelInput(inputs, 'dy', LSTM_BACKWARD);
-      const whh = kernelInput(inputs, 'whh', LSTM_BACKWARD);
-      const saved = kernelInput(inputs, 'saved', LSTM_BACKWARD);
-      const lengths = kernelInput(inputs, 'lengths', LSTM_BACKWARD);
-      const [B = 0, T = 0] = saved.shape;
-      const Hd = dy.shape[1] ?? 0;
+      const { dy, whh, saved, lengths, B, T, Hd } = lstmBackwardInputs(inputs);
       const dxp = io.allocate([B, T, 4 * Hd], 'float32');
       const dwhh = io.allocate([4 * Hd, Hd], 'float32');
       lstmBackwardLoops(

@@ -10,8 +10,14 @@
  * 1e-4 gradients) hold, see kernels/kernels.test.ts.
  */
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { kernelInput } from './kernel-input.js';
-import { LSTM_BACKWARD, LSTM_FORWARD, SAVED, SAVED_PER_UNIT } from './lstm-layout.js';
+import {
+  LSTM_BACKWARD,
+  LSTM_FORWARD,
+  SAVED,
+  SAVED_PER_UNIT,
+  lstmBackwardInputs,
+  lstmForwardInputs,
+} from './lstm-layout.js';
 import { asWebGpu, flatDispatch, WGSL_MATH, type WebGpuProgram } from './webgpu-program.js';
 
 function checkHidden(Hd: number, limits: Record<string, number>): void {
@@ -210,11 +216,7 @@ export function webgpuLstmKernels(): KernelConfig[] {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend }) => {
       const gpu = asWebGpu(backend);
-      const xp = kernelInput(inputs, 'xp', LSTM_FORWARD);
-      const whh = kernelInput(inputs, 'whh', LSTM_FORWARD);
-      const lengths = kernelInput(inputs, 'lengths', LSTM_FORWARD);
-      const [B = 0, T = 0, G = 0] = xp.shape;
-      const Hd = G / 4;
+      const { xp, whh, lengths, B, T, Hd } = lstmForwardInputs(inputs);
       checkHidden(Hd, gpu.device.limits);
       const saved = gpu.runWebGPUProgram(forwardProgram(B, T, Hd), [xp, whh, lengths], 'float32');
       const h = gpu.runWebGPUProgram(lastHiddenProgram(B, Hd), [saved, lengths], 'float32');
@@ -226,12 +228,7 @@ export function webgpuLstmKernels(): KernelConfig[] {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend }) => {
       const gpu = asWebGpu(backend);
-      const dy = kernelInput(inputs, 'dy', LSTM_BACKWARD);
-      const whh = kernelInput(inputs, 'whh', LSTM_BACKWARD);
-      const saved = kernelInput(inputs, 'saved', LSTM_BACKWARD);
-      const lengths = kernelInput(inputs, 'lengths', LSTM_BACKWARD);
-      const [B = 0, T = 0] = saved.shape;
-      const Hd = dy.shape[1] ?? 0;
+      const { dy, whh, saved, lengths, B, T, Hd } = lstmBackwardInputs(inputs);
       checkHidden(Hd, gpu.device.limits);
       const dxp = gpu.runWebGPUProgram(
         backwardProgram(B, T, Hd),

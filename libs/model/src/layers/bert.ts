@@ -43,7 +43,11 @@ export function bertEmbeddings(
   }
   const p = `${BERT_PREFIX}embeddings`;
   const H = c.hidden_size;
-  const words = tf.gather(P(`${p}.word_embeddings.weight`), tf.reshape(inputs.ids, [B * L]));
+  const words = paddedEmbedding(
+    P(`${p}.word_embeddings.weight`),
+    tf.reshape(inputs.ids, [B * L]),
+    c.pad_token_id,
+  );
   const types = tf.gather(
     P(`${p}.token_type_embeddings.weight`),
     tf.reshape(inputs.types, [B * L]),
@@ -58,6 +62,31 @@ export function bertEmbeddings(
     `${p}.dropout`,
   );
   return tf.reshape(dropped, [B * L, H]);
+}
+
+/**
+ * `nn.Embedding(padding_idx)`: a row lookup whose padding row never receives a gradient. Zeroing
+ * it in the lookup's own backward gives every path the same rule (one worker or summed across
+ * workers, micro-batched BERT, host or device optimiser). The other rows' gradient is tfjs's
+ * gather gradient unchanged: the same segment sum, with the padding positions' rows zeroed.
+ */
+export function paddedEmbedding(table: tf.Tensor, ids: tf.Tensor, paddingIdx: number): tf.Tensor2D {
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [w, i, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([i]);
+    return {
+      value: tf.gather(w, i),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [idx] = saved as [tf.Tensor];
+        const rows = w.shape[0] ?? 0;
+        const keep = tf.reshape(tf.notEqual(idx, paddingIdx), [-1, 1]);
+        const masked = tf.where(keep, dy as tf.Tensor, tf.scalar(0));
+        // Token ids are not differentiable; customGrad still wants a (float) tensor for them.
+        return [tf.unsortedSegmentSum(masked, idx as tf.Tensor1D, rows), tf.zeros(idx.shape)];
+      },
+    };
+  });
+  return lookup(table, ids) as tf.Tensor2D;
 }
 
 /** HF's additive attention mask: 0 where attended, -10000 where padded; shape (B, 1, 1, L). */

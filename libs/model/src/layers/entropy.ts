@@ -75,30 +75,6 @@ export function classCovariance(
   return { sigma: jitter > 0 ? tf.add(sigma, tf.mul(tf.eye(dim), jitter)) : sigma, finite };
 }
 
-/**
- * The memory a batch leaves: its projections split by label sign, kept (they outlive the step's
- * scopes). Next step they enter as constants: no gradient flows into a memory.
- */
-export function entropyMemoryOf(z: tf.Tensor2D, labels: ArrayLike<number>): EntropyMemory {
-  const { pos, neg } = labelSignIndices(labels);
-  return {
-    pos: tf.keep(tf.tidy(() => rowsOf(z, pos))),
-    neg: tf.keep(tf.tidy(() => rowsOf(z, neg))),
-  };
-}
-
-/** A memory from host rows (the data-parallel path's gathered projections). */
-export function entropyMemoryFromRows(
-  z: Float32Array,
-  dim: number,
-  labels: ArrayLike<number>,
-): EntropyMemory {
-  const all = tf.tensor2d(z, [labels.length, dim]);
-  const memory = entropyMemoryOf(all, labels);
-  all.dispose();
-  return memory;
-}
-
 export function disposeMemory(memory: Partial<Record<string, EntropyMemory>>): void {
   for (const m of Object.values(memory)) if (m !== undefined) tf.dispose([m.pos, m.neg]);
 }
@@ -113,11 +89,15 @@ export function entropyTerm(
   memory: EntropyMemory | null,
   jitter: number,
 ): EntropyResult {
-  const next = entropyMemoryOf(z, labels);
-  if (memory === null) return { H: null, ok: null, next };
   const { pos, neg } = labelSignIndices(labels);
-  const covPos = classCovariance(rowsOf(z, pos), memory.pos, jitter);
-  const covNeg = classCovariance(rowsOf(z, neg), memory.neg, jitter);
+  const zPos = rowsOf(z, pos);
+  const zNeg = rowsOf(z, neg);
+  // This batch's rows by class are the next batch's memory, kept past the step's scopes; next
+  // step they enter as constants (a new tape): no gradient flows into a memory.
+  const next: EntropyMemory = { pos: tf.keep(zPos), neg: tf.keep(zNeg) };
+  if (memory === null) return { H: null, ok: null, next };
+  const covPos = classCovariance(zPos, memory.pos, jitter);
+  const covNeg = classCovariance(zNeg, memory.neg, jitter);
   const ldPos = spdLogdet(covPos.sigma);
   const ldNeg = spdLogdet(covNeg.sigma);
   const ok = tf.mul(tf.mul(ldPos.ok, ldNeg.ok), tf.mul(covPos.finite, covNeg.finite)) as tf.Scalar;

@@ -9,38 +9,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendChoice } from '@mmim/runtime';
-import { resolveMmimConfig, type MmimConfig } from '../config.js';
 import { setBackendProfileOverride, type BackendProfile } from '../kernels/registry.js';
 import { MmimModel } from '../model.js';
 import { REFERENCE_OPTIMIZATION, TwoStageStepper } from '../stepper.js';
 import { randomBatch, sliceBatch } from '../synthetic.js';
-
-const bert = {
-  vocab_size: 2000,
-  hidden_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  intermediate_size: 64,
-  max_position_embeddings: 64,
-};
-
-function config(extra: Partial<Record<string, unknown>> = {}): MmimConfig {
-  return resolveMmimConfig({
-    bert,
-    d_vin: 6,
-    d_ain: 5,
-    d_vh: 8,
-    d_ah: 8,
-    d_vout: 16,
-    d_aout: 16,
-    d_prjh: 24,
-    ...extra,
-  });
-}
+import { SMALL_BATCH_SHAPE, SMALL_BERT, smallMmimConfig } from './small-model.js';
 
 const optimization = REFERENCE_OPTIMIZATION;
 
-const shape = { size: 16, textLength: 12, visualSteps: 9, acousticSteps: 7 };
+const shape = SMALL_BATCH_SHAPE;
 
 export function stepBehaviourSuite(
   backend: BackendChoice,
@@ -55,7 +32,7 @@ export function stepBehaviourSuite(
     after(() => setBackendProfileOverride(null));
 
     it('keeps tf.memory() flat over 24 training steps of both stages after a warm-up pass', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const model = MmimModel.initialize(c, 1);
       const stepper = new TwoStageStepper(model, optimization);
       const batches = [0, 1, 2, 3].map((i) =>
@@ -89,7 +66,7 @@ export function stepBehaviourSuite(
     });
 
     it('skips a step whose gradient is not finite and leaves weights and moments untouched', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const model = MmimModel.initialize(c, 2);
       const stepper = new TwoStageStepper(model, optimization);
       stepper.beginStage(1);
@@ -118,7 +95,7 @@ export function stepBehaviourSuite(
     });
 
     it('drops H when a class covariance is singular, counts it, and keeps the loss finite', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const model = MmimModel.initialize(c, 3);
       const stepper = new TwoStageStepper(model, optimization);
       stepper.beginStage(1);
@@ -141,7 +118,7 @@ export function stepBehaviourSuite(
     });
 
     it('draws the same dropout masks for a sample whichever batch slice holds it', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const model = MmimModel.initialize(c, 4);
       const batch = randomBatch(c, shape, 21);
       const drop = (b: typeof batch) => ({ seed: 9, step: 3, sampleIndex: b.sampleIndex });
@@ -167,17 +144,17 @@ export function stepBehaviourSuite(
     });
 
     it('trains only the top BERT layers with trainable_layers, and none with freeze', async () => {
-      const base = config({
-        bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+      const base = smallMmimConfig({
+        bert: { ...SMALL_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
       });
       const all = MmimModel.initialize(base, 5);
       const batch = randomBatch(base, shape, 31);
       const top = new MmimModel(
-        config({ bert: base.bert, text_encoder: { trainable_layers: 1 } }),
+        smallMmimConfig({ bert: base.bert, text_encoder: { trainable_layers: 1 } }),
         all.stateDict(),
       );
       const frozen = new MmimModel(
-        config({ bert: base.bert, text_encoder: { freeze: true } }),
+        smallMmimConfig({ bert: base.bert, text_encoder: { freeze: true } }),
         all.stateDict(),
       );
       const gradNames = (m: MmimModel): string[] => {
@@ -210,7 +187,7 @@ export function stepBehaviourSuite(
     });
 
     it('micro-batched BERT gives the same step as the whole batch, and leaks nothing', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const whole = MmimModel.initialize(c, 8);
       const micro = new MmimModel(c, whole.stateDict());
       const a = new TwoStageStepper(whole, optimization);
@@ -253,7 +230,7 @@ export function stepBehaviourSuite(
     });
 
     it('without contrast, stage 1 trains on the L1 loss alone', async () => {
-      const c = config();
+      const c = smallMmimConfig();
       const model = MmimModel.initialize(c, 9);
       const stepper = new TwoStageStepper(model, { ...optimization, contrast: false });
       assert.throws(() => stepper.beginStage(0), /contrast/);
@@ -275,8 +252,8 @@ export function stepBehaviourSuite(
     });
 
     it('update_batch sums the gradients of k batches into one step', async () => {
-      const c = config({
-        bert: { ...bert, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+      const c = smallMmimConfig({
+        bert: { ...SMALL_BERT, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
         dropout_prj: 0,
       });
       const a = MmimModel.initialize(c, 12);
