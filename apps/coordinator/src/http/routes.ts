@@ -13,9 +13,10 @@ import {
 import type { Logger } from '@mmim/runtime';
 import type { FastifyInstance } from 'fastify';
 import { bestHistory, importance, parallelRows } from './analysis.js';
-import { SWEEP_ACTIONS, type LoneTrialRequest, type SweepControl } from './control.js';
+import { SWEEP_ACTIONS, type SweepControl } from './control.js';
 import { HttpError } from './errors.js';
 import { intParam, listParam, stringParam, trialQuery, type Query } from './query.js';
+import { parseLoneTrialRequest } from './trial-request.js';
 
 export interface ApiDeps {
   store: ExperimentStoreApi;
@@ -39,43 +40,6 @@ function sweepBody(body: unknown): string {
     throw new HttpError(400, 'body field yaml must be the sweep file text (a non-empty string)');
   }
   return yaml;
-}
-
-/** POST /api/trials body, checked field by field. */
-function loneTrialBody(body: unknown): LoneTrialRequest {
-  if (!isPlainObject(body)) throw new HttpError(400, 'body must be a JSON object');
-  const { data, trainer, seed, workers, name, bert, start } = body;
-  if (!isPlainObject(data)) throw new HttpError(400, 'body field data must be an object');
-  if (!isPlainObject(trainer)) throw new HttpError(400, 'body field trainer must be an object');
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new HttpError(400, `body field seed must be an integer, got ${JSON.stringify(seed)}`);
-  }
-  if (typeof workers !== 'number' || !Number.isSafeInteger(workers) || workers < 1) {
-    throw new HttpError(
-      400,
-      `body field workers must be an integer >= 1, got ${JSON.stringify(workers)}`,
-    );
-  }
-  if (name !== undefined && typeof name !== 'string') {
-    throw new HttpError(400, 'body field name must be a string when given');
-  }
-  // Checked in full by the trial spec's schema on the workers; here only their shape.
-  for (const [field, value] of [
-    ['bert', bert],
-    ['start', start],
-  ] as const) {
-    if (value !== undefined && !isPlainObject(value))
-      throw new HttpError(400, `body field ${field} must be an object when given`);
-  }
-  return {
-    data,
-    trainer,
-    seed,
-    workers,
-    ...(name === undefined ? {} : { name }),
-    ...(bert === undefined ? {} : { bert: bert as Record<string, unknown> }),
-    ...(start === undefined ? {} : { start: start as Record<string, unknown> }),
-  };
 }
 
 function idParam(params: unknown): string {
@@ -162,7 +126,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post('/api/trials', { config: { admin: true } }, async (req, reply) => {
-    const trial = await control.createTrial(loneTrialBody(req.body));
+    const trial = await control.createTrial(await parseLoneTrialRequest(req.body));
     return reply.code(201).send({ trial });
   });
 

@@ -530,19 +530,45 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
     const id = (made.json as { sweep: SweepRecord }).sweep.id;
     assert.equal((await store.getSweep(id))?.name, 'fresh');
 
+    const synthetic = { kind: 'synthetic', dataset: 'mosi', train: 8 };
     const badSeed = await request(base, 'POST', '/api/trials', {
       token: ADMIN,
-      body: { data: {}, trainer: {}, seed: 1.5, workers: 1 },
+      body: { data: synthetic, trainer: {}, seed: 1.5, workers: 1 },
     });
     assert.equal(badSeed.status, 400);
-    assert.match(errorOf(badSeed), /body field seed must be an integer, got 1.5/);
+    assert.match(errorOf(badSeed), /body field seed: .*expected int/i);
     const trial = await request(base, 'POST', '/api/trials', {
       token: ADMIN,
-      body: { data: { source: 'synthetic' }, trainer: {}, seed: 3, workers: 2, name: 'solo' },
+      body: { data: synthetic, trainer: { num_epochs: 1 }, seed: 3, workers: 2, name: 'solo' },
     });
     assert.equal(trial.status, 201, trial.text);
     const rec = (trial.json as { trial: TrialRecord }).trial;
     assert.equal((await store.getTrial(rec.id))?.workersPerTrial, 2);
+  });
+
+  it('refuses a lone trial the worker would refuse, naming each field (400, nothing queued)', async () => {
+    // Each body was queued (201) before, then failed on every attempt on the workers.
+    const good = { data: { kind: 'synthetic', dataset: 'mosi' }, trainer: {}, seed: 1, workers: 1 };
+    const cases: [Record<string, unknown>, RegExp[]][] = [
+      [{ ...good, data: {} }, [/body field data\.kind: /]],
+      [{ ...good, trainer: { num_epochs: -1 } }, [/body field trainer\.num_epochs: .*>0/]],
+      [
+        { ...good, data: { kind: 'file', path: '' }, trainer: { lr_main: 'fast', nope: 1 } },
+        [/body field data\.path: /, /body field trainer\.lr_main: /, /trainer\.nope: unknown key/],
+      ],
+      [{ ...good, trainer: { preset: 'imdb' } }, [/body field trainer: unknown preset 'imdb'/]],
+      [{ ...good, bert: { hidden_size: 0 } }, [/body field bert\.hidden_size: /]],
+      [{ ...good, start: { resume: '' } }, [/body field start\.resume: /]],
+      [{ ...good, seed: -1, workers: 0 }, [/body field workers: /, /body field seed: /]],
+      [{ ...good, extra: true, attempt: 2 }, [/body field extra: unknown key/, /attempt: unknown/]],
+    ];
+    const before = (await store.listTrials(null, { limit: 1000 })).total;
+    for (const [body, patterns] of cases) {
+      const answer = await request(base, 'POST', '/api/trials', { token: ADMIN, body });
+      assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.text}`);
+      for (const p of patterns) assert.match(errorOf(answer), p, JSON.stringify(body));
+    }
+    assert.equal((await store.listTrials(null, { limit: 1000 })).total, before);
   });
 
   it('lists every trial and shows one with epochs, events and checkpoint info', async () => {
