@@ -14,6 +14,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from './api-client.js';
+import type { RestartPolicyOptions } from './restart-policy.js';
+import { Supervisor, type GaveUp, type SupervisionEvent } from './supervisor.js';
 
 function entryOf(pkg: string, file: string): string {
   // The package's entry is <project>/src/index.ts; its process entry is a sibling.
@@ -50,10 +52,22 @@ export interface LocalClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** Progress lines for the user; default: nothing. */
   say?: (line: string) => void;
+  /**
+   * Restart a child (Redis, coordinator, worker) that exits on its own, with backoff, and give
+   * up after a run of rapid failures (`gaveUp` resolves). `mmim up` and `mmim train --workers`
+   * supervise; tests that kill children on purpose leave it off (the default).
+   */
+  supervise?: Partial<RestartPolicyOptions> | true;
+  /** Each exit, restart and give-up of a supervised child. */
+  onSupervision?: (event: SupervisionEvent) => void;
 }
 
 export interface ChildHandle {
   readonly name: string;
+  /** What the console calls it: 'worker local-0', 'coordinator', 'redis'. */
+  readonly label: string;
+  readonly log: string;
+  readonly pid: number | undefined;
   proc: ChildProcess;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -79,6 +93,7 @@ function writeSecret(file: string): string {
 
 function spawnChild(
   name: string,
+  label: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   logFile: string,
@@ -92,7 +107,7 @@ function spawnChild(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { name, proc, exited };
+  return { name, label, log: logFile, pid: proc.pid, proc, exited };
 }
 
 /** Resolves with the first JSON stdout line with `event: wanted`, or rejects when it exits. */
@@ -143,8 +158,26 @@ export class LocalCluster {
   #grpcPort = 0;
   #httpPort = 0;
   #stopping = false;
+  /** Null when unsupervised; watches children only once the whole cluster is up. */
+  readonly #supervisor: Supervisor | null;
+  #supervising = false;
+  #gaveUp: (event: GaveUp) => void = () => {};
+  /** Resolves if a supervised child failed too often in a row: the cluster cannot go on. */
+  readonly gaveUp: Promise<GaveUp> = new Promise((resolve) => {
+    this.#gaveUp = resolve;
+  });
 
-  private constructor(readonly options: LocalClusterOptions) {}
+  private constructor(readonly options: LocalClusterOptions) {
+    const policy = options.supervise;
+    this.#supervisor =
+      policy === undefined
+        ? null
+        : new Supervisor(
+            policy === true ? {} : policy,
+            (event) => options.onSupervision?.(event),
+            (event) => this.#gaveUp(event),
+          );
+  }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
     const c = new LocalCluster(options);
@@ -155,6 +188,11 @@ export class LocalCluster {
       throw err;
     }
     return c;
+  }
+
+  /** True once `stop` was called: children exit on purpose, nothing is restarted. */
+  get stopping(): boolean {
+    return this.#stopping;
   }
 
   get api(): ApiClient {
@@ -187,6 +225,7 @@ export class LocalCluster {
     this.#httpPort = o.httpPort || (await freePort());
     await this.startCoordinator();
     for (let i = 0; i < o.workers; i++) this.startWorker(`local-${i}`);
+    this.#superviseAll();
     fs.writeFileSync(
       path.join(o.runDir, 'cluster.json'),
       `${JSON.stringify(
@@ -202,7 +241,36 @@ export class LocalCluster {
     );
   }
 
+  /**
+   * Supervision starts once everything is up (a failed start is the caller's error, not a
+   * restart); children started later are watched as they start.
+   */
+  #superviseAll(): void {
+    if (!this.#supervisor) return;
+    this.#supervising = true;
+    if (this.redis) this.#watch(this.redis, () => this.#respawnRedis());
+    if (this.exchangeRedis) this.#watch(this.exchangeRedis, () => this.#respawnExchangeRedis());
+    if (this.coordinator) this.#watch(this.coordinator, () => this.#restartCoordinator());
+    for (const w of this.workers) this.#watch(w, () => Promise.resolve(this.startWorker(w.name)));
+  }
+
+  #watch(child: ChildHandle, restart: () => Promise<ChildHandle>): void {
+    if (this.#supervising && !this.#stopping) this.#supervisor?.watch(child, restart);
+  }
+
+  /** A coordinator that does not come up is killed, so that its exit counts as a failure. */
+  async #restartCoordinator(): Promise<ChildHandle> {
+    try {
+      await this.startCoordinator();
+    } catch (err) {
+      this.coordinator?.proc.kill('SIGKILL');
+      throw err;
+    }
+    return this.coordinator!;
+  }
+
   #redisPort = 0;
+  #exchangeRedisPort = 0;
 
   async #startRedis(): Promise<string> {
     this.#redisPort = await freePort();
@@ -217,21 +285,42 @@ export class LocalCluster {
    */
   async restartRedis(downMs = 0, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (!this.redis) throw new Error('this cluster uses an outside Redis (--redis)');
+    this.#supervisor?.release(this.redis);
     this.redis.proc.kill(signal);
     await this.redis.exited;
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-    await this.#spawnRedis();
+    await this.#respawnRedis();
   }
 
   async #spawnRedis(): Promise<void> {
     this.redis = await this.#spawnRedisServer('redis', this.#redisPort, true);
   }
 
+  async #respawnRedis(): Promise<ChildHandle> {
+    await this.#spawnRedis();
+    this.#watch(this.redis!, () => this.#respawnRedis());
+    return this.redis!;
+  }
+
   /** The exchange's Redis: nothing to persist (a lost step is recomputed), so no AOF at all. */
   async #startExchangeRedis(): Promise<string> {
-    const port = await freePort();
-    this.exchangeRedis = await this.#spawnRedisServer('redis-exchange', port, false);
-    return `redis://127.0.0.1:${port}`;
+    this.#exchangeRedisPort = await freePort();
+    this.exchangeRedis = await this.#spawnRedisServer(
+      'redis-exchange',
+      this.#exchangeRedisPort,
+      false,
+    );
+    return `redis://127.0.0.1:${this.#exchangeRedisPort}`;
+  }
+
+  async #respawnExchangeRedis(): Promise<ChildHandle> {
+    this.exchangeRedis = await this.#spawnRedisServer(
+      'redis-exchange',
+      this.#exchangeRedisPort,
+      false,
+    );
+    this.#watch(this.exchangeRedis, () => this.#respawnExchangeRedis());
+    return this.exchangeRedis;
   }
 
   async #spawnRedisServer(name: string, port: number, durable: boolean): Promise<ChildHandle> {
@@ -240,7 +329,8 @@ export class LocalCluster {
     fs.mkdirSync(dir, { recursive: true });
     const log = path.resolve(this.#log(name));
     const child = spawnChild(
-      'redis-server',
+      name,
+      durable ? 'redis' : 'exchange redis',
       [
         'redis-server',
         '--port',
@@ -291,6 +381,7 @@ export class LocalCluster {
     const log = this.#log('coordinator');
     const child = spawnChild(
       'coordinator',
+      'coordinator',
       [
         process.execPath,
         '--import',
@@ -307,11 +398,15 @@ export class LocalCluster {
         '--redis',
         this.redisUrl,
         ...(o.leaseMs === undefined ? [] : ['--lease-ms', String(o.leaseMs)]),
+        // A local cluster's trials can use at most the workers it starts (more would never run).
+        '--max-workers-per-trial',
+        String(Math.max(1, o.workers)),
       ],
       this.#env(),
       log,
     );
     this.coordinator = child;
+    this.#watch(child, () => this.#restartCoordinator());
     // Generous: a loaded 2-core machine takes a while to load and transpile the sources.
     const line = await waitForEvent(child, 'listening', 180_000, log);
     this.grpcAddress = String(line['address']);
@@ -325,6 +420,7 @@ export class LocalCluster {
     const log = this.#log(name);
     const child = spawnChild(
       name,
+      `worker ${name}`,
       [
         process.execPath,
         '--import',
@@ -351,6 +447,7 @@ export class LocalCluster {
     const index = this.workers.findIndex((w) => w.name === name);
     if (index >= 0) this.workers[index] = child;
     else this.workers.push(child);
+    this.#watch(child, () => Promise.resolve(this.startWorker(name)));
     return child;
   }
 
@@ -358,6 +455,8 @@ export class LocalCluster {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    // Nothing is restarted from here on, pending restarts included.
+    this.#supervisor?.stop();
     const term = async (c: ChildHandle | null): Promise<void> => {
       if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
       c.proc.kill('SIGTERM');

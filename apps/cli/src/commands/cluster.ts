@@ -9,7 +9,8 @@ import type { EpochEntry, TrialRecord } from '@mmim/experiments';
 import { saveMmimStateDict } from '@mmim/model';
 import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
 import { LocalCluster } from '../cluster/local-cluster.js';
-import type { ApiClient } from '../cluster/api-client.js';
+import { describeSupervision, type SupervisionEvent } from '../cluster/supervisor.js';
+import { ApiError, type ApiClient } from '../cluster/api-client.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
 import { seedSavePath } from './shared.js';
 
@@ -25,9 +26,12 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Stops the cluster on Ctrl-C / SIGTERM, once; resolves when asked to stop. */
+/**
+ * Resolves on Ctrl-C / SIGTERM (once), or rejects when the cluster's supervisor gave up on a
+ * child; either way the caller stops the cluster.
+ */
 function onStopSignal(cluster: LocalCluster): Promise<string> {
-  return new Promise((resolve) => {
+  const signalled = new Promise<string>((resolve) => {
     const handler = (signal: string): void => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
@@ -35,8 +39,41 @@ function onStopSignal(cluster: LocalCluster): Promise<string> {
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
-    void cluster;
   });
+  const gaveUp = cluster.gaveUp.then((e) => {
+    throw new Error(
+      `${e.child} failed ${e.failures} times in a row; the cluster was stopped (log: ${e.log})`,
+    );
+  });
+  const stopped = Promise.race([signalled, gaveUp]);
+  // Handled here, awaited later: a give-up before anyone awaits must not crash the CLI.
+  stopped.catch(() => {});
+  return stopped;
+}
+
+/**
+ * A read from the coordinator that waits out its restart: unreachable means it is coming back
+ * (the supervisor stops the cluster, and so this wait, if it never does).
+ */
+async function throughRestarts<T>(cluster: LocalCluster, read: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 0) || cluster.stopping) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Supervision events on the console: one line each, or one JSON object with --json. */
+function reportSupervision(json: boolean): (e: SupervisionEvent) => void {
+  return (e) => {
+    if (!json) out(describeSupervision(e));
+    else if (e.kind === 'restart-failed')
+      out(JSON.stringify({ event: e.kind, child: e.child, error: e.err.message }));
+    else out(JSON.stringify({ ...e, event: e.kind, kind: undefined }));
+  };
 }
 
 export interface UpOptions {
@@ -53,10 +90,10 @@ export interface UpOptions {
   json?: boolean;
 }
 
-async function watchSweep(api: ApiClient, id: string, json: boolean): Promise<void> {
+async function watchSweep(cluster: LocalCluster, id: string, json: boolean): Promise<void> {
   let last = '';
   for (;;) {
-    const { sweep, counts } = await api.sweep(id);
+    const { sweep, counts } = await throughRestarts(cluster, () => cluster.api.sweep(id));
     const ended = counts.completed + counts.pruned + counts.failed + counts.cancelled;
     const all = ended + counts.queued + counts.running;
     const line =
@@ -93,6 +130,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     httpPort,
     ...(o.backend === undefined ? {} : { backend: o.backend }),
     say: o.json ? undefined : out,
+    supervise: true,
+    onSupervision: reportSupervision(o.json ?? false),
   });
   const stopped = onStopSignal(cluster);
   try {
@@ -116,10 +155,10 @@ export async function runUp(o: UpOptions): Promise<void> {
       const { sweep } = await cluster.api.createSweep(text);
       if (!o.json)
         out(`sweep      ${sweep.id} started: open ${cluster.httpUrl}/#/sweeps/${sweep.id}`);
-      const finished = watchSweep(cluster.api, sweep.id, o.json ?? false);
+      const finished = watchSweep(cluster, sweep.id, o.json ?? false);
       const which = await Promise.race([finished.then(() => 'done'), stopped]);
       if (which === 'done') {
-        const { sweep: s } = await cluster.api.sweep(sweep.id);
+        const { sweep: s } = await throughRestarts(cluster, () => cluster.api.sweep(sweep.id));
         if (!o.json && s.best) {
           out(
             `best ${s.metric.name}: ${s.best.value.toFixed(4)} (config ${s.best.configKey}); details: mmim sweep best ${s.id} --run-dir ${o.runDir}`,
@@ -172,6 +211,8 @@ export async function runDistributedTrain(o: DistributedTrainOptions): Promise<v
     httpPort: 0,
     ...(o.backend === undefined ? {} : { backend: o.backend }),
     say: o.json ? undefined : out,
+    supervise: true,
+    onSupervision: reportSupervision(o.json ?? false),
   });
   const stopped = onStopSignal(cluster);
   const results: SentimentMetrics[] = [];
@@ -214,7 +255,7 @@ async function trainOneSeed(
   let epochs: EpochEntry[] = [];
   const poll = async (): Promise<TrialRecord> => {
     for (;;) {
-      const r = await cluster.api.trial(trial.id);
+      const r = await throughRestarts(cluster, () => cluster.api.trial(trial.id));
       epochs = r.epochs;
       for (const e of r.epochs.slice(seen)) printEpoch(e, o.json ?? false);
       seen = r.epochs.length;
