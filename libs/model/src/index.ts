@@ -38,6 +38,10 @@ export {
   REFERENCE_OPTIMIZATION,
   TwoStageStepper,
   type OptimizationConfig,
+  type OwnedGradients,
+  type ShardExchange,
+  type StageCursor,
+  type StepperSharding,
   type Stage,
   type StepReport,
   type StepValues,
@@ -52,6 +56,14 @@ export {
   type AdamSlot,
 } from './optim/adam.js';
 export { DeviceAdam } from './optim/device-adam.js';
+export {
+  OptimizerShard,
+  ShardedAdam,
+  type MomentReader,
+  type PieceGrads,
+  type ShardChunk,
+  type ShardPiece,
+} from './optim/sharded-adam.js';
 export { clipFactor, globalNorm } from './optim/clip.js';
 export { cholesky, inverseFromCholesky, spdLogdet } from './layers/logdet.js';
 export { clampLengths, lstmRecurrence } from './layers/lstm.js';
@@ -86,11 +98,13 @@ export {
   couplingRows,
   dataParallelStep,
   gatherCoupling,
+  isShardedGroup,
   shardGradients,
   type CouplingRows,
   type Modality,
   type RankGroup,
   type RankShare,
+  type ShardedRankGroup,
   type ShardOptions,
   type ShardResult,
 } from './sharded.js';

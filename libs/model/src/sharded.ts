@@ -24,7 +24,7 @@ import {
 import { cpcNce } from './layers/heads.js';
 import type { MmimModel, PairName } from './model.js';
 import type { ParamName } from './params.js';
-import type { StepReport, TwoStageStepper } from './stepper.js';
+import type { OwnedGradients, StepReport, StepperSharding, TwoStageStepper } from './stepper.js';
 
 export type Modality = 't' | 'v' | 'a';
 const MODALITIES: readonly Modality[] = ['t', 'v', 'a'];
@@ -309,15 +309,37 @@ export interface RankGroup {
 }
 
 /**
- * One data-parallel step of `stepper`'s current stage on this rank's share: phase 1, all-gather,
- * phase 3, gradient sum, then the same apply path (clipping, Adam, bookkeeping) as one worker.
- * Every rank applies the same summed gradient, so every rank holds the same parameters.
+ * A rank group with an owner-sharded optimiser: instead of every rank summing every gradient,
+ * each rank receives the sums of the pieces it owns (reduce-scatter), steps them, and publishes
+ * them; everyone pulls what changed.
  */
-export async function dataParallelStep(
+export interface ShardedRankGroup {
+  /**
+   * This rank's part of the optimiser for these trainable parameters (every rank passes the same
+   * list in the same order); called once, before the first step.
+   */
+  shardFor(params: readonly { name: ParamName; size: number }[]): StepperSharding;
+  allGather(rows: CouplingRows): Promise<CouplingRows>;
+  /**
+   * Every rank's gradients summed (in rank order) over the pieces this rank owns, and the names
+   * every rank computed (checked to be the same on every rank).
+   */
+  reduceScatter(grads: Map<ParamName, Float32Array>): Promise<OwnedGradients>;
+  /** Sum over ranks of a float64, in rank order. */
+  sumOverRanks(x: number): Promise<number>;
+  /**
+   * Publish this rank's updated pieces of `changed` (read from `host`) and copy every other
+   * rank's pieces of them into `host`.
+   */
+  publish(changed: readonly ParamName[], host: Map<ParamName, Float32Array>): Promise<void>;
+}
+
+/** Phases 1 to 3 of a data-parallel step: this rank's share of the global batch's gradients. */
+async function rankGradients(
   stepper: TwoStageStepper,
   share: RankShare,
-  group: RankGroup,
-): Promise<StepReport> {
+  group: Pick<RankGroup, 'allGather'>,
+): Promise<ShardResult> {
   const flags = stepper.stageFlags();
   const opt = stepper.opt;
   const drop: DropoutContext = {
@@ -329,7 +351,7 @@ export async function dataParallelStep(
   const global = await group.allGather(
     await couplingRows(stepper.model, share, drop, withProjections),
   );
-  const r = await shardGradients(stepper.model, share, global, stepper.currentMemory(), drop, {
+  return shardGradients(stepper.model, share, global, stepper.currentMemory(), drop, {
     stage: flags.stage,
     contrast: opt.contrast,
     alpha: opt.alpha,
@@ -338,6 +360,42 @@ export async function dataParallelStep(
     hInLoss: flags.hInLoss,
     jitter: stepper.model.config.entropy_jitter,
   });
+}
+
+/**
+ * One data-parallel step of `stepper`'s current stage on this rank's share: phase 1, all-gather,
+ * phase 3, then either the gradient sum and the same apply path (clipping, Adam, bookkeeping) as
+ * one worker on every rank (a replicated optimiser), or, when the stepper is sharded, the
+ * reduce-scatter, the owners' Adam and the publication of what changed. Either way every rank
+ * ends the step with the parameters one worker would have after the whole batch.
+ */
+export async function dataParallelStep(
+  stepper: TwoStageStepper,
+  share: RankShare,
+  group: RankGroup | ShardedRankGroup,
+): Promise<StepReport> {
+  const r = await rankGradients(stepper, share, group);
+  if (stepper.sharding !== null) {
+    if (!isShardedGroup(group))
+      throw new Error('a sharded stepper needs a ShardedRankGroup (reduceScatter, publish)');
+    const owned = await group.reduceScatter(r.grads);
+    const host = stepper.model.host;
+    return stepper.applyShardedGradients(
+      owned,
+      r.values,
+      {
+        sumOverRanks: (x) => group.sumOverRanks(x),
+        publish: (changed) => group.publish(changed, host),
+      },
+      r.nextMemory,
+    );
+  }
+  if (!('sumGradients' in group))
+    throw new Error('a replicated stepper needs a RankGroup with sumGradients');
   const summed = await group.sumGradients(r.grads);
   return stepper.applyGradients(summed, r.values, r.nextMemory);
+}
+
+export function isShardedGroup(g: RankGroup | ShardedRankGroup): g is ShardedRankGroup {
+  return 'reduceScatter' in g && 'publish' in g;
 }

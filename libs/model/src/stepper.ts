@@ -35,6 +35,12 @@ import { sliceBatch } from './synthetic.js';
 import { TorchAdam, type AdamGroup, type AdamOptimizer } from './optim/adam.js';
 import { clipFactor, globalNorm } from './optim/clip.js';
 import { DeviceAdam, type DeviceGrad } from './optim/device-adam.js';
+import {
+  ShardedAdam,
+  type MomentReader,
+  type OptimizerShard,
+  type PieceGrads,
+} from './optim/sharded-adam.js';
 import { assertModelKernels, type BackendProfile } from './kernels/registry.js';
 import { BERT_PREFIX, groupOf, type ParamName } from './params.js';
 
@@ -129,6 +135,35 @@ interface DeviceTerms {
 
 type TermSource = { kind: 'host'; values: StepValues } | { kind: 'device'; terms: DeviceTerms };
 
+/**
+ * An owner-sharded optimiser (ZeRO-style, data-parallel over a parameter server): this rank keeps
+ * the Adam moments of `shard`'s chunks only and updates only their pieces; `readMoments` reads
+ * everyone's moments (checkpoints). The optimiser then runs on the host whatever the backend.
+ */
+export interface StepperSharding {
+  shard: OptimizerShard;
+  readMoments: MomentReader;
+}
+
+/** What a sharded step needs of its rank group (sharded.ts supplies it). */
+export interface ShardExchange {
+  /** Sum over all ranks of a float64 (added in rank order: every rank gets the same bits). */
+  sumOverRanks(x: number): Promise<number>;
+  /**
+   * After the owners stepped `changed`: publish this rank's updated pieces and copy every other
+   * rank's into `model.host` (the caller then syncs `changed` to the device).
+   */
+  publish(changed: readonly ParamName[]): Promise<void>;
+}
+
+/** The summed gradients one rank owns after a reduce-scatter. */
+export interface OwnedGradients {
+  /** Every parameter with a gradient this step (the same list on every rank). */
+  names: readonly ParamName[];
+  /** The owned pieces of those gradients, summed over the ranks. */
+  owned: Map<ParamName, PieceGrads>;
+}
+
 export class TwoStageStepper {
   readonly mmilbOptimizer: AdamOptimizer;
   readonly mainOptimizer: AdamOptimizer;
@@ -147,17 +182,28 @@ export class TwoStageStepper {
   private pendingOnDevice: Map<ParamName, DeviceGrad> | null = null;
   private pendingCount = 0;
 
+  /** Set when the optimiser is owner-sharded (data-parallel over a parameter server). */
+  readonly sharding: StepperSharding | null;
+  /** Owned summed gradients of the batches since the last step (sharded, updateBatch > 1). */
+  private pendingOwned: Map<ParamName, PieceGrads> | null = null;
+
   constructor(
     readonly model: MmimModel,
     readonly opt: OptimizationConfig,
+    sharding?: StepperSharding,
   ) {
     // A model op with no kernel on this backend fails here, at the start, not mid-trial.
     this.profile = assertModelKernels();
+    this.sharding = sharding ?? null;
     const trainable = new Set(model.trainableVariables().map((v) => model.paramOfVariable(v.name)));
     const names = model.specs.map((s) => s.name).filter((n) => trainable.has(n));
     const by = (g: string): ParamName[] => names.filter((n) => groupOf(n) === g);
     const make = (groups: AdamGroup[]): AdamOptimizer =>
-      this.profile.optimizer === 'device' ? new DeviceAdam(groups) : new TorchAdam(groups);
+      sharding !== undefined
+        ? new ShardedAdam(groups, sharding.shard, sharding.readMoments)
+        : this.profile.optimizer === 'device'
+          ? new DeviceAdam(groups)
+          : new TorchAdam(groups);
     this.mmilbOptimizer = make([
       { name: 'mmilb', params: by('mmilb'), lr: opt.lr_mmilb, weightDecay: opt.weight_decay_club },
     ]);
@@ -173,10 +219,53 @@ export class TwoStageStepper {
     this.stage = stage;
     this.batchIndex = 0;
     this.pending = null;
+    this.pendingOwned = null;
     this.disposePendingOnDevice();
     this.pendingCount = 0;
     disposeMemory(this.memory);
     this.memory = {};
+  }
+
+  /**
+   * Where the current stage stands, to resume it elsewhere (the live state of a sharded trial):
+   * the stage, i_batch and the entropy memory's values. Only between optimiser steps (nothing
+   * accumulated): a resumed trial has no way to rebuild the owners' pending sums.
+   */
+  async stageCursor(): Promise<StageCursor> {
+    if (this.pendingCount !== 0)
+      throw new Error(
+        'stageCursor: gradients are being accumulated (update_batch); not a step boundary',
+      );
+    const memory: StageCursor['memory'] = {};
+    for (const [pair, m] of Object.entries(this.memory) as [PairName, EntropyMemory][]) {
+      const [pos, neg] = await Promise.all([m.pos.data(), m.neg.data()]);
+      memory[pair] = {
+        pos: { data: Array.from(pos as Float32Array), shape: m.pos.shape },
+        neg: { data: Array.from(neg as Float32Array), shape: m.neg.shape },
+      };
+    }
+    return { stage: this.stage, batchIndex: this.batchIndex, memory };
+  }
+
+  /** True between optimiser steps (no gradients accumulated towards the next one). */
+  get atStepBoundary(): boolean {
+    return this.pendingCount === 0;
+  }
+
+  /** Continue a stage from `stageCursor()`'s result (after beginStage's reset). */
+  restoreStage(c: StageCursor): void {
+    this.beginStage(c.stage);
+    this.batchIndex = c.batchIndex;
+    for (const [pair, m] of Object.entries(c.memory) as [
+      PairName,
+      StageCursor['memory'][PairName],
+    ][]) {
+      if (m === undefined) continue;
+      this.memory[pair] = {
+        pos: tf.tensor2d(Float32Array.from(m.pos.data), m.pos.shape),
+        neg: tf.tensor2d(Float32Array.from(m.neg.data), m.neg.shape),
+      };
+    }
   }
 
   /** One optimiser step of the current stage on `batch`. */
@@ -390,6 +479,73 @@ export class TwoStageStepper {
   }
 
   /**
+   * applyGradients for an owner-sharded optimiser: the same rules (None vs zero gradients, the
+   * non-finite guard, accumulation, clipping over ALL parameters, the stage's Adam), with the
+   * norm's squares summed over the ranks and Adam applied by each piece's owner, which then
+   * publishes it (`exchange.publish`). Every rank takes the same decisions: the norm, the loss and
+   * the parameter names are the same everywhere.
+   */
+  async applyShardedGradients(
+    grads: OwnedGradients,
+    values: StepValues,
+    exchange: ShardExchange,
+    nextMemory?: Partial<Record<PairName, EntropyMemory>>,
+  ): Promise<StepReport> {
+    const sharding = this.sharding;
+    if (sharding === null) throw new Error('applyShardedGradients: this stepper is not sharded');
+    const { model, opt } = this;
+    const stage = this.stage;
+    this.replaceMemory(nextMemory);
+    const owned = new Map<ParamName, PieceGrads | undefined>();
+    for (const name of grads.names) {
+      this.gradComputed.add(name);
+      owned.set(name, grads.owned.get(name) ?? new Map());
+    }
+    if (!opt.zeroGradToNone) {
+      for (const name of this.gradComputed) {
+        if (owned.has(name)) continue;
+        const zeros: PieceGrads = new Map();
+        for (const { piece } of sharding.shard.piecesOf(name))
+          zeros.set(piece.paramOffset, new Float32Array(piece.length));
+        owned.set(name, zeros);
+      }
+    }
+    const norm = async (g: Map<ParamName, PieceGrads | undefined>): Promise<number> =>
+      Math.sqrt(await exchange.sumOverRanks(sumOfSquares(g)));
+    const report: StepReport = {
+      ...values,
+      stage,
+      batchIndex: this.batchIndex,
+      gradNorm: await norm(owned),
+      skippedNonFinite: false,
+      stepped: false,
+    };
+    this.batchIndex++;
+    this.globalStep++;
+    if (!Number.isFinite(report.gradNorm) || !Number.isFinite(report.loss)) {
+      report.skippedNonFinite = true;
+      return report;
+    }
+    let stepGrads = owned;
+    const every = opt.updateBatch ?? 1;
+    if (every > 1) {
+      this.pendingOwned = accumulatePieces(this.pendingOwned, owned);
+      this.pendingCount++;
+      if (this.pendingCount < every) return report;
+      stepGrads = this.pendingOwned;
+      this.pendingOwned = null;
+      this.pendingCount = 0;
+      report.gradNorm = await norm(stepGrads);
+    }
+    const optimizer = (stage === 0 ? this.mmilbOptimizer : this.mainOptimizer) as ShardedAdam;
+    const changed = optimizer.step(model.host, stepGrads, clipFactor(report.gradNorm, opt.clip));
+    await exchange.publish(changed);
+    model.syncToDevice(changed);
+    report.stepped = true;
+    return report;
+  }
+
+  /**
    * The device path of applyGradients: the same rules as tensor ops, the update masked by the
    * step's finiteness, and one asynchronous read of the report at the end.
    */
@@ -585,6 +741,58 @@ async function readReport(
 }
 
 let textLeafCounter = 0;
+
+/** Where a stage stands between steps (see TwoStageStepper.stageCursor). */
+export interface StageCursor {
+  stage: Stage;
+  batchIndex: number;
+  memory: Partial<
+    Record<
+      PairName,
+      {
+        pos: { data: number[]; shape: [number, number] };
+        neg: { data: number[]; shape: [number, number] };
+      }
+    >
+  >;
+}
+
+/** Sum of squares (float64) of every piece, in map order. */
+function sumOfSquares(grads: Map<ParamName, PieceGrads | undefined>): number {
+  let sum = 0;
+  for (const pieces of grads.values()) {
+    if (pieces === undefined) continue;
+    for (const g of pieces.values()) {
+      for (let i = 0; i < g.length; i++) {
+        const x = g[i] ?? 0;
+        sum += x * x;
+      }
+    }
+  }
+  return sum;
+}
+
+/** `accumulate` for owned pieces: a parameter first seen now starts at (a copy of) its pieces. */
+function accumulatePieces(
+  sums: Map<ParamName, PieceGrads> | null,
+  grads: Map<ParamName, PieceGrads | undefined>,
+): Map<ParamName, PieceGrads> {
+  const out = sums ?? new Map<ParamName, PieceGrads>();
+  for (const [name, pieces] of grads) {
+    if (pieces === undefined) continue;
+    const acc = out.get(name);
+    if (acc === undefined) {
+      out.set(name, new Map([...pieces].map(([at, g]) => [at, Float32Array.from(g)])));
+      continue;
+    }
+    for (const [at, g] of pieces) {
+      const a = acc.get(at);
+      if (a === undefined) acc.set(at, Float32Array.from(g));
+      else for (let i = 0; i < a.length; i++) a[i] = a[i]! + g[i]!;
+    }
+  }
+  return out;
+}
 
 /** Add one batch's gradients into the running sums (a parameter first seen now starts at it). */
 function accumulate(

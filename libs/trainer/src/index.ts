@@ -46,6 +46,7 @@ export {
 export { DatasetBatches } from './dataset-batches.js';
 export { TextFeatureCache } from './feature-cache.js';
 export type { DistributedOptions } from './trainer.js';
+export type { EpochCursor, LiveSnapshot, LiveStateSink, TrainerCursor } from './live.js';
 export {
   TrialSpecError,
   headRows,

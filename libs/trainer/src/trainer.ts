@@ -11,10 +11,14 @@ import fs from 'node:fs';
 import { rankRange, type MsaDataset, type SplitName } from '@mmim/data';
 import {
   MmimModel,
+  ShardedAdam,
   TwoStageStepper,
   dataParallelStep,
+  isShardedGroup,
   saveMmimWeights,
+  sizeOf,
   type RankGroup,
+  type ShardedRankGroup,
   type BertConfig,
   type MmimBatch,
   type ParamName,
@@ -34,6 +38,7 @@ import {
 import { modelConfigFor } from './model-config.js';
 import { EarlyStopping, ReduceLROnPlateau } from './schedulers.js';
 import { TextFeatureCache } from './feature-cache.js';
+import type { EpochCursor, LiveSnapshot, LiveStateSink, TrainerCursor } from './live.js';
 
 /** Where batches come from: index lists per epoch, and the batch for a list of rows. */
 export interface BatchProvider {
@@ -102,7 +107,13 @@ export interface TrainerOptions {
 export interface DistributedOptions {
   rank: number;
   worldSize: number;
-  group: RankGroup;
+  /**
+   * A replicated group (every rank sums every gradient and steps every parameter) or an
+   * owner-sharded one (each rank steps the pieces it owns and publishes them).
+   */
+  group: RankGroup | ShardedRankGroup;
+  /** With a sharded group: where the cursor goes after each step (the live state). */
+  live?: LiveStateSink;
 }
 
 export interface TrainResult {
@@ -136,6 +147,9 @@ export class Trainer {
   private readonly plateau: ReduceLROnPlateau;
   private readonly earlyStop: EarlyStopping;
   private state: TrainerState;
+  /** The epoch in progress to continue (a trainer resumed from the live state). */
+  private resumeAt: { epoch: EpochCursor; stage: TrainerCursor['stage'] } | null = null;
+  private liveStarted = false;
 
   constructor(private readonly opts: TrainerOptions) {
     const c = opts.config;
@@ -149,22 +163,36 @@ export class Trainer {
     const init = MmimModel.initialize(modelConfig, c.seed);
     if (opts.init !== undefined) init.loadStateDict(opts.init, false);
     this.model = init;
-    this.stepper = new TwoStageStepper(this.model, {
-      lr_main: c.lr_main,
-      lr_bert: c.lr_bert,
-      lr_mmilb: c.lr_mmilb,
-      weight_decay_main: c.weight_decay_main,
-      weight_decay_bert: c.weight_decay_bert,
-      weight_decay_club: c.weight_decay_club,
-      clip: c.clip,
-      alpha: c.alpha,
-      beta: c.beta,
-      contrast: c.contrast,
-      seed: c.seed,
-      zeroGradToNone: c.zero_grad_to_none,
-      textMicroBatch: c.text_encoder.micro_batch,
-      updateBatch: c.update_batch,
-    });
+    const group = opts.distributed?.group;
+    const sharding =
+      group !== undefined && isShardedGroup(group)
+        ? group.shardFor(
+            init
+              .trainableVariables()
+              .map((v) => init.paramOfVariable(v.name))
+              .map((name) => ({ name, size: sizeOf(init.spec(name).shape) })),
+          )
+        : undefined;
+    this.stepper = new TwoStageStepper(
+      this.model,
+      {
+        lr_main: c.lr_main,
+        lr_bert: c.lr_bert,
+        lr_mmilb: c.lr_mmilb,
+        weight_decay_main: c.weight_decay_main,
+        weight_decay_bert: c.weight_decay_bert,
+        weight_decay_club: c.weight_decay_club,
+        clip: c.clip,
+        alpha: c.alpha,
+        beta: c.beta,
+        contrast: c.contrast,
+        seed: c.seed,
+        zeroGradToNone: c.zero_grad_to_none,
+        textMicroBatch: c.text_encoder.micro_batch,
+        updateBatch: c.update_batch,
+      },
+      sharding,
+    );
     this.batches = c.text_encoder.freeze
       ? new TextFeatureCache(opts.batches, this.model, opts.data)
       : opts.batches;
@@ -206,6 +234,52 @@ export class Trainer {
     return trainer;
   }
 
+  /**
+   * A sharded data-parallel trainer that continues from the live state (mid-epoch): the
+   * trainable parameters and this rank's moments from the snapshot, the rest (frozen layers)
+   * from `opts.init` as at the start.
+   */
+  static async resumeLive(
+    snapshot: LiveSnapshot,
+    opts: Omit<TrainerOptions, 'config'>,
+  ): Promise<Trainer> {
+    const { cursor } = snapshot;
+    const trainer = new Trainer({ ...opts, config: cursor.state.config });
+    const sharding = trainer.stepper.sharding;
+    if (sharding === null) throw new Error('resumeLive: needs a sharded rank group');
+    trainer.model.loadStateDict(snapshot.params, false);
+    await snapshot.loadMoments(sharding.shard);
+    const restore = (
+      opt: ShardedAdam,
+      steps: Record<ParamName, number>,
+      lrs: Record<string, number>,
+    ) => {
+      opt.writeStepCounts(steps);
+      for (const g of opt.groups) {
+        const lr = lrs[g.name];
+        if (lr !== undefined) g.lr = lr;
+      }
+    };
+    restore(trainer.stepper.mmilbOptimizer as ShardedAdam, cursor.steps.mmilb, cursor.lrs.mmilb);
+    restore(trainer.stepper.mainOptimizer as ShardedAdam, cursor.steps.main, cursor.lrs.main);
+    trainer.stepper.globalStep = cursor.state.globalStep;
+    for (const name of cursor.state.gradComputed) trainer.stepper.gradComputed.add(name);
+    trainer.plateau.state = { ...cursor.state.plateau };
+    trainer.earlyStop.state = { ...cursor.state.earlyStop };
+    trainer.state = {
+      ...cursor.state,
+      plateau: trainer.plateau.state,
+      earlyStop: trainer.earlyStop.state,
+    };
+    if (cursor.epoch !== null) trainer.resumeAt = { epoch: cursor.epoch, stage: cursor.stage };
+    return trainer;
+  }
+
+  /** The optimiser step the trainer stands at (both stages' steps). */
+  get globalStep(): number {
+    return this.stepper.globalStep;
+  }
+
   get epochsDone(): number {
     return this.state.epoch;
   }
@@ -219,19 +293,35 @@ export class Trainer {
   async run(upToEpoch = this.opts.config.num_epochs): Promise<TrainResult> {
     const c = this.opts.config;
     if (this.batches instanceof TextFeatureCache) await this.batches.prepare();
+    await this.startLive();
     let bestValid: EvalResult | null = null;
     let bestTest: EvalResult | null = null;
     while (!this.state.stopped && this.state.epoch < Math.min(upToEpoch, c.num_epochs)) {
       const epoch = this.state.epoch + 1;
-      const started = performance.now();
-      let entropySkipped = 0;
-      let nonFinite = 0;
-      const count = (r: StepReport): void => {
-        entropySkipped += r.entropySkipped;
-        if (r.skippedNonFinite) nonFinite++;
+      // A trainer resumed from the live state continues the epoch it stood in.
+      const at = this.resumeAt?.epoch.epoch === epoch ? this.resumeAt : null;
+      this.resumeAt = null;
+      const progress: EpochCursor = at?.epoch ?? {
+        epoch,
+        stage: c.contrast ? 0 : 1,
+        nextBatch: 0,
+        stage0Loss: null,
+        total: 0,
+        samples: 0,
+        entropySkipped: 0,
+        nonFinite: 0,
+        seconds: 0,
       };
-      const stage0 = c.contrast ? await this.runStage(0, epoch, count) : null;
-      const stage1 = await this.runStage(1, epoch, count);
+      const started = performance.now() - progress.seconds * 1000;
+      if (c.contrast && progress.stage === 0) {
+        progress.stage0Loss = await this.runStage(progress, started, at?.stage ?? null);
+        Object.assign(progress, { stage: 1, nextBatch: 0, total: 0, samples: 0 });
+        await this.runStage(progress, started, null);
+      } else {
+        await this.runStage(progress, started, at?.stage ?? null);
+      }
+      const stage0 = progress.stage0Loss;
+      const stage1 = progress.samples === 0 ? Number.NaN : progress.total / progress.samples;
       // Every rank evaluates the whole valid and test splits: the forward pass is deterministic
       // (no dropout) and the parameters are identical on every rank, so each rank computes the
       // same metrics and takes the same plateau / early-stopping / selection decisions without
@@ -260,17 +350,17 @@ export class Trainer {
         lr: Object.fromEntries(this.stepper.mainOptimizer.groups.map((g) => [g.name, g.lr])),
         improved,
         selected,
-        entropySkipped,
-        nonFiniteSteps: nonFinite,
+        entropySkipped: progress.entropySkipped,
+        nonFiniteSteps: progress.nonFinite,
         seconds: (performance.now() - started) / 1000,
       };
       this.state.history.push(record);
       this.state.epoch = epoch;
-      this.state.globalStep = this.stepper.globalStep;
-      this.state.gradComputed = [...this.stepper.gradComputed];
+      this.syncState();
       if (this.earlyStop.shouldStop) this.state.stopped = true;
       this.emit({ type: 'epoch', record });
       await this.writeCheckpoints(selected);
+      await this.commitLive(null, 0);
       if (this.state.stopped) this.emit({ type: 'stopped', epoch, reason: 'early-stopping' });
     }
     if (!this.state.stopped && this.state.epoch >= c.num_epochs)
@@ -289,29 +379,87 @@ export class Trainer {
     };
   }
 
-  /** One pass of a stage over the training set; returns the mean loss (per sample). */
+  private syncState(): void {
+    this.state.globalStep = this.stepper.globalStep;
+    this.state.gradComputed = [...this.stepper.gradComputed];
+  }
+
+  /** Once per run, before the first step: the live state's copy for this group (sharded). */
+  private async startLive(): Promise<void> {
+    const live = this.opts.distributed?.live;
+    if (live === undefined || this.liveStarted) return;
+    this.liveStarted = true;
+    const at = this.resumeAt;
+    const cursor = live.writesCursor
+      ? await this.cursor(at?.epoch ?? null, at === null ? 0 : -1, at?.stage ?? null)
+      : null;
+    await live.start(cursor, this.model.host);
+  }
+
+  /**
+   * Where training stands, for the live state. `elapsedFrom` is the epoch's start (ms, as
+   * performance.now()); -1 keeps the cursor's own seconds.
+   */
+  private async cursor(
+    epoch: EpochCursor | null,
+    elapsedFrom: number,
+    stage: TrainerCursor['stage'] = null,
+  ): Promise<TrainerCursor> {
+    this.syncState();
+    const mmilb = this.stepper.mmilbOptimizer as ShardedAdam;
+    const main = this.stepper.mainOptimizer as ShardedAdam;
+    const lrs = (opt: ShardedAdam) => Object.fromEntries(opt.groups.map((g) => [g.name, g.lr]));
+    return {
+      state: structuredClone(this.state),
+      epoch:
+        epoch === null
+          ? null
+          : {
+              ...epoch,
+              seconds: elapsedFrom < 0 ? epoch.seconds : (performance.now() - elapsedFrom) / 1000,
+            },
+      stage: epoch === null ? null : (stage ?? (await this.stepper.stageCursor())),
+      steps: { mmilb: mmilb.stepCounts(), main: main.stepCounts() },
+      lrs: { mmilb: lrs(mmilb), main: lrs(main) },
+    };
+  }
+
+  /** Record the cursor in the live state (sharded groups; only between optimiser steps). */
+  private async commitLive(epoch: EpochCursor | null, started: number): Promise<void> {
+    const live = this.opts.distributed?.live;
+    if (live === undefined || !this.stepper.atStepBoundary) return;
+    await live.commit(live.writesCursor ? await this.cursor(epoch, started) : null);
+  }
+
+  /**
+   * One pass of a stage over the training set, from `progress.nextBatch` on, adding to its
+   * running sums; returns the stage's mean loss (per sample).
+   */
   private async runStage(
-    stage: 0 | 1,
-    epoch: number,
-    count: (r: StepReport) => void,
+    progress: EpochCursor,
+    started: number,
+    resumed: TrainerCursor['stage'],
   ): Promise<number> {
     const c = this.opts.config;
+    const { epoch, stage } = progress;
     let lists = this.batches.batchIndices('train', epoch);
     // The reference: on MOSEI, stage 0 breaks at the first batch with i / len >= 0.5.
     if (stage === 0 && c.dataset === 'mosei')
       lists = lists.filter((_, i) => i / lists.length < 0.5);
     if (c.max_batches_per_stage !== null) lists = lists.slice(0, c.max_batches_per_stage);
-    this.stepper.beginStage(stage);
-    let total = 0;
-    let n = 0;
-    for (const [i, indices] of lists.entries()) {
+    if (resumed !== null && resumed.stage === stage) this.stepper.restoreStage(resumed);
+    else this.stepper.beginStage(stage);
+    for (let i = progress.nextBatch; i < lists.length; i++) {
+      const indices = lists[i] ?? [];
       const { report, ms } = await this.trainStep(indices);
-      count(report);
-      if (!report.skippedNonFinite) {
+      progress.entropySkipped += report.entropySkipped;
+      if (report.skippedNonFinite) progress.nonFinite++;
+      else {
         // The reported loss is the global batch's on every rank.
-        total += report.loss * indices.length;
-        n += indices.length;
+        progress.total += report.loss * indices.length;
+        progress.samples += indices.length;
       }
+      progress.nextBatch = i + 1;
       this.emit({
         type: 'step',
         epoch,
@@ -321,8 +469,9 @@ export class Trainer {
         ms,
         samples: indices.length,
       });
+      await this.commitLive(progress, started);
     }
-    return n === 0 ? Number.NaN : total / n;
+    return progress.samples === 0 ? Number.NaN : progress.total / progress.samples;
   }
 
   /** One optimiser step on the global batch `indices` (this rank's rows of it when distributed). */

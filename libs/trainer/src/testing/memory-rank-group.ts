@@ -6,6 +6,24 @@
 import { gatherCoupling, type CouplingRows, type ParamName, type RankGroup } from '@mmim/model';
 
 export class MemoryRankGroups {
+  private readonly barrier: MemoryBarrier;
+
+  constructor(readonly worldSize: number) {
+    this.barrier = new MemoryBarrier(worldSize);
+  }
+
+  /** The group as rank `r` sees it. */
+  rank(r: number): RankGroup {
+    return {
+      allGather: (rows) =>
+        this.barrier.collect(r, rows, (all: CouplingRows[]) => gatherCoupling(all)),
+      sumGradients: (grads) => this.barrier.collect(r, grads, sumInRankOrder),
+    };
+  }
+}
+
+/** K ranks in one process meeting per call: the n-th call of every rank meets the others' n-th. */
+export class MemoryBarrier {
   private readonly slots = new Map<string, { values: unknown[]; waiting: (() => void)[] }>();
   private readonly calls: number[];
 
@@ -13,16 +31,8 @@ export class MemoryRankGroups {
     this.calls = Array.from({ length: worldSize }, () => 0);
   }
 
-  /** The group as rank `r` sees it. */
-  rank(r: number): RankGroup {
-    return {
-      allGather: (rows) => this.collect(r, rows, (all: CouplingRows[]) => gatherCoupling(all)),
-      sumGradients: (grads) => this.collect(r, grads, sumInRankOrder),
-    };
-  }
-
-  /** The n-th collective call of every rank meets the n-th of the others. */
-  private async collect<T, R>(r: number, value: T, combine: (all: T[]) => R): Promise<R> {
+  /** Waits for every rank's value, then combines them (every rank gets the same result). */
+  async collect<T, R>(r: number, value: T, combine: (all: T[]) => R): Promise<R> {
     const key = String(this.calls[r]);
     this.calls[r] = (this.calls[r] ?? 0) + 1;
     let slot = this.slots.get(key);
