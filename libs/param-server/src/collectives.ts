@@ -150,6 +150,87 @@ export class RedisCollectives {
   }
 
   /**
+   * Personalised exchange: `byDest[d]` are this rank's parts for rank d (any number, each one
+   * Redis value); returns, for every source rank in rank order, the parts it addressed to this
+   * rank (this rank's own `byDest[rank]` as given). Each part is read by its one addressee, which
+   * deletes it after reading (UNLINK), so a reduce-scatter leaves nothing behind. Tokens carry
+   * the part count, so ranks may send different numbers of parts.
+   */
+  async allToAll(
+    tag: string,
+    step: number,
+    byDest: readonly (readonly Buffer[])[],
+  ): Promise<Buffer[][]> {
+    if (byDest.length !== this.worldSize)
+      throw new Error(
+        `allToAll '${tag}': ${byDest.length} destinations for ${this.worldSize} ranks`,
+      );
+    const write = this.client.pipeline();
+    let largest = 0;
+    byDest.forEach((parts, d) => {
+      if (d === this.rank) return;
+      parts.forEach((b, i) => {
+        write.set(this.keys.collectiveTo(tag, step, this.rank, d, i), b, 'PX', this.ttlMs);
+        this.bytesMoved += b.byteLength;
+        largest = Math.max(largest, b.byteLength);
+      });
+      const list = this.keys.collectiveNotify(tag, step, d);
+      write.rpush(list, `${this.rank}:${parts.length}`);
+      write.pexpire(list, this.ttlMs);
+    });
+    if (largest > (this.largestPart.get(tag) ?? 0)) this.largestPart.set(tag, largest);
+    throwIfFailed(await write.exec(), `trial ${this.trial}, step ${step}: writing '${tag}'`);
+    const counts = await this.waitForPeers(tag, step);
+    const read = this.client.pipeline();
+    const wanted: { from: number; i: number; key: string }[] = [];
+    for (let r = 0; r < this.worldSize; r++) {
+      if (r === this.rank) continue;
+      for (let i = 0; i < (counts.get(r) ?? 0); i++) {
+        const key = this.keys.collectiveTo(tag, step, r, this.rank, i);
+        wanted.push({ from: r, i, key });
+        read.getBuffer(key);
+      }
+    }
+    for (const w of wanted) read.unlink(w.key);
+    const got = (await read.exec()) ?? [];
+    const out: Buffer[][] = Array.from({ length: this.worldSize }, () => []);
+    out[this.rank] = [...(byDest[this.rank] ?? [])];
+    wanted.forEach((w, k) => {
+      const [err, b] = got[k] ?? [null, null];
+      if (err) throw err;
+      if (!Buffer.isBuffer(b))
+        throw new Error(
+          `trial ${this.trial}, step ${step}, rank ${w.from}, part ${w.i}: '${tag}' part expired or missing`,
+        );
+      this.bytesMoved += b.byteLength;
+      (out[w.from] as Buffer[]).push(b);
+    });
+    return out;
+  }
+
+  /**
+   * A barrier after this rank's writes: `write` adds commands to a pipeline that also carries
+   * the peers' tokens (so a peer woken by the token sees the writes); resolves once every peer
+   * passed the same (tag, step).
+   */
+  async barrier(
+    tag: string,
+    step: number,
+    write?: (pipeline: ReturnType<RedisClient['pipeline']>) => void,
+  ): Promise<void> {
+    const p = this.client.pipeline();
+    write?.(p);
+    for (let r = 0; r < this.worldSize; r++) {
+      if (r === this.rank) continue;
+      const list = this.keys.collectiveNotify(tag, step, r);
+      p.rpush(list, String(this.rank));
+      p.pexpire(list, this.ttlMs);
+    }
+    throwIfFailed(await p.exec(), `trial ${this.trial}, step ${step}: barrier '${tag}'`);
+    await this.waitForPeers(tag, step);
+  }
+
+  /**
    * Write this rank's parts (one key each) and the peers' tokens in one pipeline, wait for every
    * peer's token, then read all peer parts in one pipeline. Returns parts[rank][i].
    */
@@ -199,11 +280,15 @@ export class RedisCollectives {
     return out;
   }
 
-  /** Block until every peer's token for (tag, step) arrived, or throw naming the missing ranks. */
-  private async waitForPeers(tag: string, step: number): Promise<void> {
+  /**
+   * Block until every peer's token for (tag, step) arrived, or throw naming the missing ranks.
+   * Returns the count each token carried (`rank:count`; 1 for a bare rank).
+   */
+  private async waitForPeers(tag: string, step: number): Promise<Map<number, number>> {
     const mine = this.keys.collectiveNotify(tag, step, this.rank);
     const deadline = Date.now() + this.timeoutMs;
     const seen = new Set<string>();
+    const counts = new Map<number, number>();
     while (seen.size < this.worldSize - 1) {
       const left = deadline - Date.now();
       if (left <= 0) {
@@ -218,8 +303,13 @@ export class RedisCollectives {
       }
       // Short blocking slices so a deadline is noticed within a second.
       const got = await this.blocking.blpop(mine, Math.min(1, left / 1000));
-      if (got !== null) seen.add(got[1]);
+      if (got !== null) {
+        const [rank, count] = got[1].split(':');
+        seen.add(rank ?? '');
+        counts.set(Number(rank), count === undefined ? 1 : Number(count));
+      }
     }
+    return counts;
   }
 }
 

@@ -57,5 +57,11 @@ export {
   type CollectivesOptions,
   type Compression,
 } from './collectives.js';
+export {
+  LiveStateStore,
+  StaleLiveAttemptError,
+  type LiveHead,
+  type LiveKind,
+} from './live-state.js';
 export { addF16Chunk, encodeF16Chunk, f16BitsToF32, f16ChunkLength, f32ToF16Bits } from './fp16.js';
 export type { RedisClient } from './client.js';

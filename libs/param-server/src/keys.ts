@@ -77,6 +77,26 @@ export class TrialKeys {
   collective(tag: string, step: number, rank: number, chunk = 0): string {
     return `${this.base}coll:${tag}:${step}:${rank}:${chunk}`;
   }
+  /** Bytes with PX: part `part` of what rank `from` sends rank `to` in collective `tag` at `step`. */
+  collectiveTo(tag: string, step: number, from: number, to: number, part: number): string {
+    return `${this.base}coll:${tag}:${step}:${from}>${to}:${part}`;
+  }
+  /** Bytes: the live state's chunk `chunk` (kind p = parameters, m / v = Adam moments). */
+  liveChunk(attempt: number, chunk: number, version: number, kind: 'p' | 'm' | 'v'): string {
+    return `${this.base}live:a${attempt}:c${chunk}:v${version}:${kind}`;
+  }
+  /** String: JSON of the live state's head (attempt, chunk versions, plan, trainer cursor). */
+  liveHead(): string {
+    return `${this.base}live:head`;
+  }
+  /** String: the newest attempt allowed to write the live state. */
+  liveFence(): string {
+    return `${this.base}live:fence`;
+  }
+  /** SCAN pattern of one attempt's live chunks (all attempts' with `*`). */
+  livePattern(attempt: number | '*'): string {
+    return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}live:a${attempt}:*`;
+  }
   /** List with PX: one token per peer that has published its part of collective `tag` at `step`. */
   collectiveNotify(tag: string, step: number, rank: number): string {
     return `${this.base}coll:${tag}:${step}:notify:${rank}`;

@@ -18,12 +18,16 @@ export interface ScriptCommands {
   ): Promise<number>;
   psInitCommit(...args: Arg[]): Promise<number>;
   psApplyChunk(...args: Arg[]): Promise<[number, number]>;
+  psLiveFence(fenceKey: string, attempt: number): Promise<number>;
+  psLiveCommit(headKey: string, fenceKey: string, attempt: number, head: string): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof ScriptCommands, { file: string; keys: number }> = {
   psInitBegin: { file: 'init-begin.lua', keys: 2 },
   psInitCommit: { file: 'init-commit.lua', keys: 4 },
   psApplyChunk: { file: 'apply-chunk.lua', keys: 7 },
+  psLiveFence: { file: 'live-fence.lua', keys: 1 },
+  psLiveCommit: { file: 'live-commit.lua', keys: 2 },
 };
 
 const sources = new Map<string, string>();

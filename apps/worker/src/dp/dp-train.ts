@@ -2,10 +2,12 @@
  * One rank of a data-parallel MMIM run over Redis (the process each worker will run per trial;
  * for now driven directly by tests and benches):
  *   node --import tsx apps/worker/src/dp/dp-train.ts --redis-port P --trial T --rank R --world K --out F
- *     [--redis-cluster P1,P2,P3] [--compression none|fp16] [--staleness S]
+ *     [--mode sharded|replicated] [--redis-cluster P1,P2,P3] [--compression none|fp16] [--staleness S]
  * Trains the demo setup below (a tiny MMIM, fixed random batches) for stage 0 and stage 1 passes
  * with the data-parallel step (exact unless fp16 or staleness is asked for), then writes the
- * parameters to F (safetensors).
+ * parameters to F (safetensors). `sharded` (the default, the training path): each rank steps the
+ * chunks it owns and publishes them through the live state; `replicated`: every rank sums every
+ * gradient and steps everything (the earlier design, kept for comparison and for staleness).
  */
 import { parseArgs } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
@@ -13,6 +15,7 @@ import { initBackend } from '@mmim/runtime';
 import {
   MmimModel,
   REFERENCE_OPTIMIZATION,
+  sizeOf,
   TwoStageStepper,
   dataParallelStep,
   TINY_BERT,
@@ -24,10 +27,34 @@ import {
   type OptimizationConfig,
   type RankShare,
   type StepReport,
+  type StepperSharding,
 } from '@mmim/model';
 import { rankRange } from '@mmim/data';
-import { RedisCollectives, type Compression, type RedisClient } from '@mmim/param-server';
+import {
+  LiveStateStore,
+  RedisCollectives,
+  type Compression,
+  type RedisClient,
+} from '@mmim/param-server';
 import { RedisRankGroup } from './redis-rank-group.js';
+import { ShardedRedisRankGroup } from './sharded-rank-group.js';
+
+type Group = RedisRankGroup | ShardedRedisRankGroup;
+
+/** The trainable parameters as a sharded group lays them out (every rank the same order). */
+export function trainableSpecs(model: MmimModel): { name: string; size: number }[] {
+  return model
+    .trainableVariables()
+    .map((v) => model.paramOfVariable(v.name))
+    .map((name) => ({ name, size: sizeOf(model.spec(name).shape) }));
+}
+
+/** A stepper for `model`: sharded over the group's owners, or replicated. */
+function stepperFor(model: MmimModel, group: Group): TwoStageStepper {
+  const sharding: StepperSharding | undefined =
+    group instanceof ShardedRedisRankGroup ? group.shardFor(trainableSpecs(model)) : undefined;
+  return new TwoStageStepper(model, DEMO_OPTIMIZATION, sharding);
+}
 
 export const DEMO_CONFIG = resolveMmimConfig({
   bert: {
@@ -88,6 +115,7 @@ async function main(): Promise<void> {
       'redis-cluster': { type: 'string' },
       compression: { type: 'string', default: 'none' },
       staleness: { type: 'string', default: '0' },
+      mode: { type: 'string', default: 'sharded' },
       trial: { type: 'string', default: 'dp-demo' },
       rank: { type: 'string' },
       world: { type: 'string' },
@@ -134,23 +162,35 @@ async function main(): Promise<void> {
     },
   );
   const width = values.setup === 'mosi' ? TINY_BERT.hidden_size : DEMO_CONFIG.bert.hidden_size;
-  const group = new RedisRankGroup(collectives, width, {
-    compression: values.compression as Compression,
-    staleness: Number(values.staleness),
-  });
+  if (values.mode !== 'sharded' && values.mode !== 'replicated')
+    throw new Error(`--mode: '${values.mode}' is not sharded or replicated`);
+  if (values.mode === 'sharded' && Number(values.staleness) !== 0)
+    throw new Error('--staleness needs --mode replicated (the sharded step is synchronous)');
+  const group: Group =
+    values.mode === 'sharded'
+      ? new ShardedRedisRankGroup(
+          collectives,
+          new LiveStateStore(client, values.trial ?? 'dp-demo', 1),
+          width,
+          { compression: values.compression as Compression },
+        )
+      : new RedisRankGroup(collectives, width, {
+          compression: values.compression as Compression,
+          staleness: Number(values.staleness),
+        });
   try {
     if (values.setup === 'mosi')
       await benchRank(group, rank, world, Number(values.steps), values.plain === true);
     else await demoRun(group, rank, world, values.out ?? '', Number(values['init-seed']));
   } finally {
-    group.close();
+    if (group instanceof RedisRankGroup) group.close();
     await Promise.all([client.quit(), blocking.quit()]);
   }
 }
 
 /** Time stage-1 steps on MOSI-shaped batches; prints one JSON line per timed step. */
 async function benchRank(
-  group: RedisRankGroup,
+  group: Group,
   rank: number,
   world: number,
   steps: number,
@@ -162,7 +202,9 @@ async function benchRank(
     d_vin: 20,
     d_ain: 5,
   });
-  const stepper = new TwoStageStepper(MmimModel.initialize(config, 1), DEMO_OPTIMIZATION);
+  const stepper = plain
+    ? new TwoStageStepper(MmimModel.initialize(config, 1), DEMO_OPTIMIZATION)
+    : stepperFor(MmimModel.initialize(config, 1), group);
   const shape = { size: 32, textLength: 50, visualSteps: 500, acousticSteps: 375 };
   stepper.beginStage(1);
   for (let i = 0; i <= steps; i++) {
@@ -186,8 +228,10 @@ async function benchRank(
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   }
-  process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
-  await applyPending(stepper, group, null);
+  if (group instanceof RedisRankGroup) {
+    process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
+    await applyPending(stepper, group, null);
+  }
   stepper.dispose();
   stepper.model.dispose();
 }
@@ -213,14 +257,14 @@ export async function applyPending(
 }
 
 async function demoRun(
-  group: RedisRankGroup,
+  group: Group,
   rank: number,
   world: number,
   out: string,
   seed: number,
 ): Promise<void> {
   const model = MmimModel.initialize(DEMO_CONFIG, seed);
-  const stepper = new TwoStageStepper(model, DEMO_OPTIMIZATION);
+  const stepper = stepperFor(model, group);
   const batches = demoBatches();
   for (const stage of DEMO_STAGES) {
     stepper.beginStage(stage);
@@ -232,7 +276,7 @@ async function demoRun(
         `${JSON.stringify({ rank, stage, loss: last.loss, gradNorm: last.gradNorm, stepped: last.stepped, bytes: group.bytesMoved - bytesBefore })}\n`,
       );
     }
-    await applyPending(stepper, group, last);
+    if (group instanceof RedisRankGroup) await applyPending(stepper, group, last);
   }
   await saveMmimWeights(out, model, { rank: String(rank), world: String(world) });
   model.dispose();

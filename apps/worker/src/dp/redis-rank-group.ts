@@ -236,7 +236,8 @@ export class RedisRankGroup implements RankGroup {
   }
 }
 
-const WORD_EMBEDDINGS = 'text_enc.bertmodel.embeddings.word_embeddings.weight';
+/** The parameter whose gradient travels row-sparse (only the rows of the batch's tokens). */
+export const WORD_EMBEDDINGS = 'text_enc.bertmodel.embeddings.word_embeddings.weight';
 
 /** [count u32][length u32 + bytes]... : several buffers as one payload. */
 export function encodeFrames(frames: readonly Buffer[]): Buffer {

@@ -40,7 +40,16 @@ export interface CurvePoint {
 
 export type ThreadMessage =
   | { type: 'ready' }
-  | { type: 'note'; note: 'resumed'; epoch: number }
+  | {
+      type: 'note';
+      note: 'resumed';
+      /** Epochs done at the resume point. */
+      epoch: number;
+      /** Optimiser steps done at the resume point. */
+      step: number;
+      /** The live state in Redis (mid-epoch), or a checkpoint (an epoch end). */
+      source: 'live' | 'checkpoint';
+    }
   | {
       type: 'step';
       epoch: number;

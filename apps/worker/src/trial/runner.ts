@@ -246,7 +246,10 @@ export class TrialRunner {
       case 'ready':
         return;
       case 'note':
-        this.#log.info({ trialId: r.trialId, rank: r.rank, epoch: m.epoch }, 'trial resumed');
+        this.#log.info(
+          { trialId: r.trialId, rank: r.rank, epoch: m.epoch, step: m.step, source: m.source },
+          'trial resumed',
+        );
         return;
       case 'end':
         if (m.outcome === 'FAILED')

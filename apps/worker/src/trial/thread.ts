@@ -10,9 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import type { RankGroup } from '@mmim/model';
 import { CheckpointStore, StaleAttemptError } from '@mmim/experiments';
-import { RedisCollectives } from '@mmim/param-server';
+import { LiveStateStore, RedisCollectives } from '@mmim/param-server';
 import { initBackend } from '@mmim/runtime';
 import {
   Trainer,
@@ -22,7 +21,7 @@ import {
   type TrainerEvent,
   type TrainerOptions,
 } from '@mmim/trainer';
-import { RedisRankGroup } from '../dp/redis-rank-group.js';
+import { ShardedRedisRankGroup } from '../dp/sharded-rank-group.js';
 import type {
   CurvePoint,
   StartTrial,
@@ -41,28 +40,6 @@ backendReady.then(
   () => post({ type: 'ready' }),
   () => undefined, // reported by run() when a trial needs the backend
 );
-
-/** Times the group's calls: the seconds a step spends exchanging with its peers. */
-class TimedGroup implements RankGroup {
-  seconds = 0;
-  constructor(readonly inner: RedisRankGroup) {}
-  async allGather(...args: Parameters<RankGroup['allGather']>) {
-    const t0 = performance.now();
-    try {
-      return await this.inner.allGather(...args);
-    } finally {
-      this.seconds += (performance.now() - t0) / 1000;
-    }
-  }
-  async sumGradients(...args: Parameters<RankGroup['sumGradients']>) {
-    const t0 = performance.now();
-    try {
-      return await this.inner.sumGradients(...args);
-    } finally {
-      this.seconds += (performance.now() - t0) / 1000;
-    }
-  }
-}
 
 /** Runs the trial to its end; resolves with rank 0's summary (every rank computes it). */
 async function run(init: ThreadInit): Promise<TrialSummary> {
@@ -100,7 +77,7 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
       const newest = await store.fence(spec.trialId, spec.attempt);
       if (newest > spec.attempt) throw new StaleAttemptError(spec.trialId, spec.attempt);
     }
-    let group: TimedGroup | null = null;
+    let group: ShardedRedisRankGroup | null = null;
     if (exchange !== null && blocking !== null) {
       // A fresh namespace per attempt: a dead group's leftover parts never mix with this one's.
       const collectives = new RedisCollectives(
@@ -111,10 +88,13 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         init.worldSize,
         { timeoutMs: init.collectiveTimeoutMs },
       );
-      group = new TimedGroup(
-        new RedisRankGroup(collectives, prepared.bert.hidden_size, {
-          compression: spec.exchange?.compression ?? 'none',
-        }),
+      // The live model state (parameters, Adam moments, the cursor) lives next to the exchange:
+      // it survives a worker's loss; the durable Redis keeps the epoch checkpoints.
+      group = new ShardedRedisRankGroup(
+        collectives,
+        new LiveStateStore(exchange, spec.trialId, spec.attempt),
+        prepared.bert.hidden_size,
+        { compression: spec.exchange?.compression ?? 'none' },
       );
     }
 
@@ -129,7 +109,7 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         for (const opt of [trainer.stepper.mainOptimizer, trainer.stepper.mmilbOptimizer])
           for (const g of opt.groups) points.push({ name: `lr/${g.name}`, value: g.lr });
         if (group !== null) {
-          const now = { bytes: group.inner.bytesMoved, seconds: group.seconds };
+          const now = { bytes: group.bytesMoved, seconds: group.exchangeMs / 1000 };
           points.push({ name: 'ps/bytes', value: now.bytes - lastPs.bytes });
           points.push({ name: 'ps/seconds', value: now.seconds - lastPs.seconds });
           lastPs = now;
@@ -166,21 +146,32 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
       ...checkpointing,
       ...(group === null
         ? {}
-        : { distributed: { rank: init.rank, worldSize: init.worldSize, group } }),
+        : { distributed: { rank: init.rank, worldSize: init.worldSize, group, live: group } }),
     };
     const stored = store === null ? null : await store.get(spec.trialId, 'last');
-    if (stored !== null) {
+    const live = group === null ? null : await group.readSnapshot();
+    const resumed = (source: 'live' | 'checkpoint', t: Trainer): void =>
+      post({ type: 'note', note: 'resumed', epoch: t.epochsDone, step: t.globalStep, source });
+    if (live !== null && (stored === null || live.cursor.state.epoch >= stored.epoch)) {
+      // Mid-epoch, where the lost group stood (the same config; frozen layers from the init).
+      trainer = await Trainer.resumeLive(live, {
+        ...common,
+        ...(prepared.init === undefined ? {} : { init: prepared.init }),
+      });
+      resumed('live', trainer);
+      for (const record of trainer.history) post({ type: 'epoch', record });
+    } else if (stored !== null) {
       const file = path.join(dir, 'resume.safetensors');
       fs.writeFileSync(file, stored.data);
       trainer = await Trainer.resume(file, common);
-      post({ type: 'note', note: 'resumed', epoch: trainer.epochsDone });
+      resumed('checkpoint', trainer);
       // The epochs the checkpoint holds are reported again: whoever trained them may have been
       // cut off before its reports reached the coordinator (which ignores epochs it has).
       for (const record of trainer.history) post({ type: 'epoch', record });
     } else if (spec.start?.resume !== undefined) {
       // `mmim train --workers K --resume FILE`: the user's checkpoint, on the first attempt.
       trainer = await Trainer.resume(spec.start.resume, common);
-      post({ type: 'note', note: 'resumed', epoch: trainer.epochsDone });
+      resumed('checkpoint', trainer);
       if (init.rank === 0 && store !== null) {
         // It is where the trial stands: the trial's last checkpoint until an epoch replaces it
         // (so a run resumed at its end still has one, and a retry resumes from it).
@@ -201,6 +192,8 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
     if (result.history.length > 0 && trainer.epochsDone < prepared.config.num_epochs)
       stoppedBy = 'early-stopping';
     trainer.dispose();
+    // The trial's result is in its checkpoints: the live state is no longer needed.
+    if (init.rank === 0) await group?.clear();
     return {
       epochs: result.history.length,
       bestEpoch: result.best?.epoch ?? null,
