@@ -1,12 +1,12 @@
 /**
  * `mmim`: the command line of the MMIM trainer. Each subcommand lives in commands/.
- * Exit codes: 0 ok, 1 failed, 2 bad usage (unknown flag, bad value, invalid config).
+ * Exit codes (exit-codes.ts): 0 ok, 1 failed, 2 bad usage (unknown flag, bad value, invalid
+ * config or request), 3 refused (the coordinator refused the token).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
-import { TrainerConfigError } from '@mmim/trainer';
 import { runQuickTrain } from './commands/train.js';
 import { UsageError, parseSeeds, runTrainOnData } from './commands/train-data.js';
 import { runEval } from './commands/eval.js';
@@ -22,7 +22,7 @@ import {
   type ApiFlags,
 } from './commands/sweep.js';
 import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
-import { ApiError } from './cluster/api-client.js';
+import { exitCodeOf } from './exit-codes.js';
 
 type BackendFlag = BackendChoice;
 
@@ -61,6 +61,13 @@ function toNonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0)
     throw new UsageError(`expected a non-negative integer, got '${value}'`);
+  return n;
+}
+
+function toPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`expected a port number (0-65535), got '${value}'`);
   return n;
 }
 
@@ -308,8 +315,8 @@ program
   .option('--redis <url>', 'use this Redis (default: start redis-server with AOF under --run-dir)')
   .addOption(exchangeRedisOption())
   .option('--run-dir <dir>', 'tokens, Redis data and logs', 'runs/cluster')
-  .option('--port <n>', 'coordinator gRPC port (default: a free one)', (v) => Number(v))
-  .option('--http-port <n>', 'dashboard port (default 8080, or a free one)', (v) => Number(v))
+  .option('--port <n>', 'coordinator gRPC port (default: a free one)', toPort)
+  .option('--http-port <n>', 'dashboard port (default 8080, or a free one)', toPort)
   .option('--sweep <file>', 'start this sweep once the cluster is up and follow it')
   .option('--exit-when-done', 'with --sweep: stop the cluster when the sweep has finished')
   .option('--json', 'one JSON object per line')
@@ -417,7 +424,7 @@ data
   )
   .requiredOption('--like <name>', 'mosi | mosei')
   .option('--scale <f>', 'scale the split sizes', toNumber, 1)
-  .option('--seed <n>', 'seed', (v) => Number(v), 1111)
+  .option('--seed <n>', 'seed', toNonNegativeInt, 1111)
   .requiredOption('--out <dir>', 'output folder')
   .option('--json', 'print the report as JSON')
   .action(runSynth);
@@ -429,14 +436,8 @@ data
   .action((p: string, o: { json?: boolean }) => runInspect({ path: p, json: o.json }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Commander already printed the problem; --help and --version exit 0.
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  }
-  const usage =
-    err instanceof UsageError ||
-    err instanceof TrainerConfigError ||
-    (err instanceof ApiError && err.status === 400);
-  process.stderr.write(`mmim: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(usage ? 2 : 1);
+  // Commander already printed its problem (and --help its text).
+  if (!(err instanceof CommanderError))
+    process.stderr.write(`mmim: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(exitCodeOf(err));
 });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT } from '@mmim/protocol';
+import { secretFlagProblem } from '@mmim/runtime';
 import { z } from 'zod';
 
 export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PORT}] --token-file FILE
@@ -65,6 +66,11 @@ export function readToken(file: string): string {
 
 /** Parses argv and the environment; throws with a readable message on bad input. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
+  const secret = secretFlagProblem(argv, {
+    '--token': '--token-file FILE or MMIM_JOIN_TOKEN',
+    '--admin-token': '--admin-token-file FILE or MMIM_ADMIN_TOKEN',
+  });
+  if (secret !== null) throw new Error(secret);
   const { values } = parseArgs({
     args: argv,
     strict: true,

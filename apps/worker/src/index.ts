@@ -46,10 +46,15 @@ export function parseWorkerOptions(argv: string[], env: NodeJS.ProcessEnv): Work
 
 /**
  * The whole worker process's life (main.ts and `mmim worker`): parse, join, train until
- * SIGTERM/SIGINT, then leave cleanly. Rejects with WorkerUsageError on bad flags and with
- * FatalJoinError when the coordinator refuses the token.
+ * SIGTERM/SIGINT, then leave cleanly (`--help`: the usage on stdout, nothing else). Rejects
+ * with WorkerUsageError on bad flags and with FatalJoinError when the coordinator refuses the
+ * token.
  */
 export async function runWorkerMain(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const log = createLogger('worker');
   const worker = await startWorker(parseWorkerOptions(argv, env), log);
   const shutdown = (signal: string): void => {

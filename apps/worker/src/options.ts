@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_PORT } from '@mmim/protocol';
-import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
+import { BACKEND_CHOICES, secretFlagProblem, type BackendChoice } from '@mmim/runtime';
 import { z } from 'zod';
 
 export const USAGE = `usage: worker --coordinator HOST:PORT [--token-file FILE] [--name NAME]
@@ -67,6 +67,8 @@ export interface WorkerConfig {
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): WorkerConfig {
+  const secret = secretFlagProblem(argv, { '--token': '--token-file FILE or MMIM_JOIN_TOKEN' });
+  if (secret !== null) throw new Error(secret);
   const { values } = parseArgs({
     args: argv,
     strict: true,

@@ -26,6 +26,7 @@ export { prepareGpuEnvironment, type GpuAdapterInfo, type WebGpuRoute } from './
 export { registerGradients } from './gradients/register.js';
 export { registerWasmKernelFixes } from './kernels/register.js';
 export { createLogger, type Logger } from './logger.js';
+export { secretFlagProblem } from './secret-flags.js';
 export {
   int64ToInt32,
   MAX_HEADER_BYTES,

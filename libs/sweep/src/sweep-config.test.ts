@@ -333,6 +333,40 @@ describe('sweep config errors name the key', () => {
     );
   });
 
+  it('reports the problems of every key when top-level keys are missing or wrong too', () => {
+    // Before, a bad top-level key (here method, workers_per_trial, an unknown key) stopped
+    // the check there: the parameters' and trainer's problems came one fix at a time.
+    const { method: _method, ...rest } = base();
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-all-')), 'bad.yaml');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        ...rest,
+        workers_per_trial: 0,
+        colour: 'red',
+        trainer: { nope: 1 },
+        parameters: { beta: { distribution: 'uniform', min: 1, max: 0 } },
+      }),
+    );
+    const err = (() => {
+      try {
+        loadSweepFile(file);
+      } catch (e) {
+        return e as SweepConfigError;
+      }
+      return assert.fail('a bad file was accepted');
+    })();
+    assert.ok(err instanceof SweepConfigError);
+    assert.deepEqual(err.issues.map((i) => i.path).sort(), [
+      'colour',
+      'method',
+      'parameters.beta',
+      'trainer.nope',
+      'workers_per_trial',
+    ]);
+    assert.ok(err.message.startsWith(`${file}: `), err.message);
+  });
+
   it('the top level must be a mapping', () => {
     assert.match(errorOf([1, 2]), /^the top level must be a mapping of keys$/);
     assert.match(errorOf({ ...base(), name: undefined }), /^name: /);

@@ -232,7 +232,16 @@ function check<T>(
 ): T | undefined {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) {
+  pushIssues(parsed.error.issues, base, issues);
+  return undefined;
+}
+
+function pushIssues(
+  found: readonly z.core.$ZodIssue[],
+  base: readonly string[],
+  issues: Issues,
+): void {
+  for (const issue of found) {
     const path = pathText([...base, ...issue.path]);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys)
@@ -241,7 +250,32 @@ function check<T>(
       issues.push({ path, message: friendlier(issue) });
     }
   }
-  return undefined;
+}
+
+type Top = z.infer<typeof topSchema>;
+
+/**
+ * The top-level keys, each checked on its own: a missing `method` must not hide a bad parameter.
+ * Returns the keys that parsed (defaults applied) and the names of those that did not.
+ */
+function checkTop(
+  input: Record<string, unknown>,
+  issues: Issues,
+): { top: Partial<Top>; bad: Set<string> } {
+  const shape = topSchema.shape as Record<string, z.ZodType>;
+  const top: Record<string, unknown> = {};
+  const bad = new Set<string>();
+  for (const key of Object.keys(input))
+    if (!(key in shape)) issues.push({ path: key, message: 'unknown key' });
+  for (const [key, schema] of Object.entries(shape)) {
+    const parsed = schema.safeParse(input[key]);
+    if (parsed.success) top[key] = parsed.data;
+    else {
+      bad.add(key);
+      pushIssues(parsed.error.issues, [key], issues);
+    }
+  }
+  return { top: top as Partial<Top>, bad };
 }
 
 function kindOf(
@@ -453,23 +487,23 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
       [{ path: '', message: 'the top level must be a mapping of keys' }],
       source,
     );
-  const top = check(topSchema, input, [], issues);
-  if (top === undefined) throw new SweepConfigError(issues, source);
+  const { top, bad } = checkTop(input as Record<string, unknown>, issues);
 
   const known = knownKeysOf(options.trainerSchema);
   const knownSet = new Set(known);
   const allowed = known.filter((k) => k !== 'seed').join(', ');
   const data = parseData(top.data, issues);
 
-  const metricMatch = /^(valid|test)\.(\w+)$/.exec(top.metric.name);
-  if (metricMatch === null || !(METRIC_NAMES as readonly string[]).includes(metricMatch[2] ?? ''))
+  const metricMatch = /^(valid|test)\.(\w+)$/.exec(top.metric?.name ?? '');
+  const knownMetric = (METRIC_NAMES as readonly string[]).includes(metricMatch?.[2] ?? '');
+  if (top.metric !== undefined && !knownMetric)
     issues.push({
       path: 'metric.name',
-      message: `must be valid.<m> or test.<m> with m one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(top.metric.name)})`,
+      message: `must be valid.<m> or test.<m> with m one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(top.metric?.name)})`,
     });
 
   // The fixed trainer block: known keys only; `preset` names one of the trainer's presets.
-  const { preset, ...fixed } = top.trainer;
+  const { preset, ...fixed } = top.trainer ?? {};
   if (preset !== undefined && typeof preset !== 'string')
     issues.push({
       path: 'trainer.preset',
@@ -485,7 +519,7 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
         message: `unknown trainer config key '${key}' (allowed: ${allowed})`,
       });
   }
-  if (options.trainerSchema !== undefined) {
+  if (options.trainerSchema !== undefined && top.trainer !== undefined) {
     const parsed = options.trainerSchema.safeParse(fixed);
     for (const issue of parsed.success ? [] : (parsed.error?.issues ?? [])) {
       const key = pathText(issue.path);
@@ -495,9 +529,9 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
   }
 
   const parameters: Record<string, Distribution> = {};
-  if (Object.keys(top.parameters).length === 0)
+  if (top.parameters !== undefined && Object.keys(top.parameters).length === 0)
     issues.push({ path: 'parameters', message: 'name at least one parameter to sweep' });
-  for (const [name, raw] of Object.entries(top.parameters)) {
+  for (const [name, raw] of Object.entries(top.parameters ?? {})) {
     const path = `parameters.${name}`;
     if (name === 'seed') {
       issues.push({ path, message: 'the seed is not sampled: list the seeds under `seeds:`' });
@@ -528,8 +562,9 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
     parameters[name] = dist;
   }
 
-  if (new Set(top.seeds).size !== top.seeds.length)
-    issues.push({ path: 'seeds', message: `seeds repeat (got [${top.seeds.join(', ')}])` });
+  const seeds = top.seeds ?? [];
+  if (new Set(seeds).size !== seeds.length)
+    issues.push({ path: 'seeds', message: `seeds repeat (got [${seeds.join(', ')}])` });
 
   if (top.method === 'grid') {
     for (const [name, dist] of Object.entries(parameters))
@@ -538,13 +573,13 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
           path: `parameters.${name}`,
           message: `method grid needs discrete parameters (values, value, int_uniform or q_uniform); ${name} is ${dist.kind}`,
         });
-  } else if (top.run_cap === undefined) {
+  } else if (top.method !== undefined && top.run_cap === undefined && !bad.has('run_cap')) {
     issues.push({
       path: 'run_cap',
       message: `required for method ${top.method} (the number of configs to sample)`,
     });
   }
-  if (top.tpe !== undefined && top.method !== 'bayes')
+  if (top.tpe !== undefined && top.method !== undefined && top.method !== 'bayes')
     issues.push({ path: 'tpe', message: `only applies to method bayes (method is ${top.method})` });
 
   const fixedEpochs = (fixed as { num_epochs?: unknown }).num_epochs;
@@ -554,8 +589,18 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
     issues,
   );
 
-  if (issues.length > 0 || data === undefined || earlyTerminate === undefined)
+  if (issues.length > 0 || bad.size > 0 || data === undefined || earlyTerminate === undefined)
     throw new SweepConfigError(issues, source);
+  return specOf(top as Top, data, parameters, earlyTerminate);
+}
+
+/** The spec of a sweep whose every key parsed. */
+function specOf(
+  top: Top,
+  data: DataSource,
+  parameters: Record<string, Distribution>,
+  earlyTerminate: EarlyTerminate,
+): SweepSpec {
   const size = top.method === 'grid' ? gridSize(parameters) : Number.POSITIVE_INFINITY;
   return {
     name: top.name,

@@ -23,6 +23,29 @@ export class ApiError extends Error {
   }
 }
 
+/** Errors that mean nothing answered at that address (as opposed to a connection that broke). */
+const NOT_LISTENING = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+]);
+
+/**
+ * What a failed fetch means. Only a refused or unresolvable address is "cannot reach"; a
+ * connection that breaks while the body is sent (a server closing after an early answer) says
+ * so with its cause, rather than suggesting the coordinator is not running.
+ */
+function unreachable(baseUrl: string, err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : null;
+  const detail = typeof cause?.message === 'string' ? cause.message : (err as Error).message;
+  if (code !== null && NOT_LISTENING.has(code))
+    return `cannot reach the coordinator at ${baseUrl} (${detail}); is it running?`;
+  return `the connection to the coordinator at ${baseUrl} broke before it answered (${detail})`;
+}
+
 export interface SweepWithCounts {
   sweep: SweepRecord;
   counts: TrialCounts;
@@ -46,10 +69,7 @@ export class ApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new ApiError(
-        0,
-        `cannot reach the coordinator at ${this.baseUrl} (${(err as Error).message}); is it running?`,
-      );
+      throw new ApiError(0, unreachable(this.baseUrl, err));
     }
   }
 
@@ -95,8 +115,9 @@ export class ApiClient {
     return this.#call('GET', '/api/workers');
   }
 
-  createSweep(yaml: string): Promise<{ sweep: SweepRecord }> {
-    return this.#call('POST', '/api/sweeps', { yaml });
+  /** `source` (the file's name) starts the coordinator's messages about the file. */
+  createSweep(yaml: string, source?: string): Promise<{ sweep: SweepRecord }> {
+    return this.#call('POST', '/api/sweeps', { yaml, ...(source === undefined ? {} : { source }) });
   }
 
   createTrial(input: {

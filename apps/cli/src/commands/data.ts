@@ -8,6 +8,8 @@ import {
   resolveDatasetFile,
   synthesizeDataset,
 } from '@mmim/data';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from './train-data.js';
 
 export async function runSynth(o: {
   like: string;
@@ -17,7 +19,7 @@ export async function runSynth(o: {
   json?: boolean;
 }): Promise<void> {
   if (o.like !== 'mosi' && o.like !== 'mosei')
-    throw new Error(`--like must be mosi or mosei, got '${o.like}'`);
+    throw new UsageError(`--like must be mosi or mosei, got '${o.like}'`);
   const report = await synthesizeDataset({
     like: o.like,
     scale: o.scale,
@@ -40,4 +42,7 @@ export async function runInspect(o: { path: string; json?: boolean }): Promise<v
   const hasPickle = isDir && DATASET_FILE_NAMES.some((n) => fs.existsSync(path.join(o.path, n)));
   const report = await inspectDataset(hasPickle ? resolveDatasetFile(o.path) : o.path, {});
   process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${formatInspectReport(report)}\n`);
+  // The report is printed either way; a file with errors (a pickle the strict unpickler
+  // refused, a missing split) is a failed inspection for scripts.
+  if (!report.ok) process.exitCode = EXIT.failed;
 }

@@ -50,9 +50,9 @@ export async function sweepCreate(file: string, flags: ApiFlags): Promise<void> 
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read sweep file ${file}: ${(err as Error).message}`);
+    throw new Error(`${file}: cannot read the sweep file: ${(err as Error).message}`);
   }
-  const { sweep } = await client(flags).createSweep(text);
+  const { sweep } = await client(flags).createSweep(text, file);
   if (flags.json) out(JSON.stringify(sweep));
   else
     out(

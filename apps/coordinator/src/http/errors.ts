@@ -4,7 +4,7 @@
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 421,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 421,
     message: string,
   ) {
     super(message);

@@ -12,6 +12,7 @@
  * ```
  */
 export {
+  API_BODY_LIMIT_BYTES,
   createHttpServer,
   SECURITY_HEADERS,
   type HttpServerHandle,

@@ -11,6 +11,7 @@ import {
   type TrialRecord,
 } from '@mmim/experiments';
 import type { Logger } from '@mmim/runtime';
+import { SweepConfigError } from '@mmim/sweep';
 import type { FastifyInstance } from 'fastify';
 import { bestHistory, importance, parallelRows } from './analysis.js';
 import { SWEEP_ACTIONS, type SweepControl } from './control.js';
@@ -33,13 +34,22 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** POST /api/sweeps body: `{yaml: string}`. */
-function sweepBody(body: unknown): string {
+/**
+ * POST /api/sweeps body: `{yaml: string, source?: string}`; `source` (the file's name, as the
+ * CLI sends it) starts every error message about the file.
+ */
+function sweepBody(body: unknown): { yaml: string; source: string | null } {
   const yaml = isPlainObject(body) ? body['yaml'] : undefined;
   if (typeof yaml !== 'string' || yaml.trim() === '') {
     throw new HttpError(400, 'body field yaml must be the sweep file text (a non-empty string)');
   }
-  return yaml;
+  const source = isPlainObject(body) ? body['source'] : undefined;
+  if (source === undefined) return { yaml, source: null };
+  // eslint-disable-next-line no-control-regex
+  if (typeof source !== 'string' || !/^[^\u0000-\u001f\u007f]{1,300}$/.test(source)) {
+    throw new HttpError(400, 'body field source must be a file name (1-300 printable characters)');
+  }
+  return { yaml, source };
 }
 
 function idParam(params: unknown): string {
@@ -120,7 +130,13 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   app.post('/api/sweeps', { config: { admin: true } }, async (req, reply) => {
-    const sweep = await control.createSweep(sweepBody(req.body));
+    const { yaml, source } = sweepBody(req.body);
+    const sweep = await control.createSweep(yaml).catch((err: unknown) => {
+      // The file's problems, all of them, under the name the caller knows the file by.
+      throw err instanceof SweepConfigError && source !== null
+        ? new SweepConfigError(err.issues, source)
+        : err;
+    });
     deps.log.info({ sweepId: sweep.id }, 'sweep created from the API');
     return reply.code(201).send({ sweep });
   });

@@ -32,6 +32,27 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/**
+ * The largest request body the API reads (a sweep file is a few hundred bytes; a lone trial's
+ * body less). A larger one is answered 413 naming this limit.
+ */
+export const API_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Up to this size an over-limit body is read and dropped after the 413, so that a client still
+ * sending it reads the answer (closing at once resets the connection under the client, which
+ * then sees a broken connection instead of the 413); a larger one closes the connection.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+function tooLarge(length: number | null): HttpError {
+  const size = length === null ? '' : ` of ${length} bytes`;
+  return new HttpError(
+    413,
+    `request body${size} is over the coordinator's limit of ${API_BODY_LIMIT_BYTES} bytes (1 MiB)`,
+  );
+}
+
 export interface HttpServerOptions {
   store: ExperimentStoreApi;
   checkpoints: CheckpointStore;
@@ -100,6 +121,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
   // No fastify logger: its request lines would carry the URL (and so a `?token=`).
   const app = Fastify({
     logger: false,
+    bodyLimit: API_BODY_LIMIT_BYTES,
     return503OnClosing: true,
     // Errors raised before routing (a malformed %-escape in the path) skip the hooks: set the
     // headers here, and do not echo the path.
@@ -149,6 +171,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     }
   });
 
+  // After the token check (a caller without it learns nothing), before the body is read: a
+  // declared length over the limit is answered here, where the connection can stay open.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (!(length > API_BODY_LIMIT_BYTES)) return;
+    if (length > DRAIN_LIMIT_BYTES) void reply.header('connection', 'close');
+    throw tooLarge(length);
+  });
+
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
     return payload;
@@ -176,6 +207,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
       return reply.code(code).send({ error: err.message });
     }
     if (err instanceof SweepConfigError) return reply.code(400).send({ error: err.message });
+    // A body without a declared length that outgrows the limit while it is read.
+    if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply.code(413).send({ error: tooLarge(null).message });
     const status = (err as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.code(status).send({ error: err.message });
