@@ -1,12 +1,17 @@
 /**
  * bench/scaling: samples/s of data-parallel MMIM training (stage 1, tiny BERT, MOSI shapes,
- * global batch 32) with K = 1 and K = 2 worker processes exchanging coupling rows and gradients
- * through one redis-server (started here): the exact step, fp16 gradients and staleness 1.
- * Prints the efficiency K=2 / (2 x K=1), bytes moved per step, the parameter-exchange MB/s
- * (payload bytes over the time spent inside the exchange, waits included) and, measured in the
- * same run, raw Redis SET/GET MB/s for the same value sizes the exchange wrote.
+ * global batch 32) with K worker processes exchanging through one redis-server (started here):
+ * - `sharded`: the training path (owner-sharded optimiser, live state in Redis), exact;
+ * - `replicated`: every rank all-reduces every gradient and steps everything, exact;
+ * - optional K=2 variants of the replicated step: fp16 gradients, staleness 1.
+ * Per configuration: ms/step, samples/s, efficiency T(K=1) / (K x T(K)) against K = 1 of the same
+ * mode AND against the plain single-worker step (no exchange, no second forward), bytes per
+ * step per rank, the exchange's MiB/s (payload over the time spent exchanging, waits included)
+ * and, in the same run, raw Redis SET/GET MiB/s for the same value sizes.
  *
- *   npm run bench:scaling -- [--steps 4] [--configs exact,fp16,stale,fp16+stale] [--repeat 1]
+ *   npm run bench:scaling -- [--workers 1,2] [--steps 4] [--modes sharded,replicated]
+ *                            [--configs fp16,stale,fp16+stale] [--repeat 1]
+ * On a 16-core machine: --workers 1,2,4,8.
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -18,7 +23,9 @@ import { startRedisServer } from '@mmim/param-server';
 const { values: args } = parseArgs({
   options: {
     steps: { type: 'string', default: '4' },
-    configs: { type: 'string', default: 'exact,fp16,stale' },
+    workers: { type: 'string', default: '1,2' },
+    modes: { type: 'string', default: 'sharded,replicated' },
+    configs: { type: 'string', default: '' },
     // Run every config this many times, interleaved, and keep each one's fastest run: on a
     // machine others load, the fastest run is the closest to an unloaded one.
     repeat: { type: 'string', default: '1' },
@@ -97,22 +104,35 @@ function rank(
   });
 }
 
-/** K=1 and K=2 exact always run (the efficiency needs them); the others by `--configs`. */
-const ALL_CONFIGS: (Config & { key: string })[] = [
-  { key: 'exact', label: 'K=1 plain step', K: 1, flags: ['--plain'] },
-  { key: 'exact', label: 'K=1 exact', K: 1, flags: [] },
-  { key: 'exact', label: 'K=2 exact', K: 2, flags: [] },
-  { key: 'fp16', label: 'K=2 fp16', K: 2, flags: ['--compression', 'fp16'] },
-  { key: 'stale', label: 'K=2 staleness 1', K: 2, flags: ['--staleness', '1'] },
-  {
-    key: 'fp16+stale',
-    label: 'K=2 fp16 + staleness 1',
-    K: 2,
-    flags: ['--compression', 'fp16', '--staleness', '1'],
-  },
+const workerCounts = (args.workers ?? '1,2').split(',').map(Number);
+if (!workerCounts.every((k) => Number.isInteger(k) && k >= 1 && k <= GLOBAL_BATCH))
+  throw new Error(`--workers: '${args.workers}' is not a list of integers in [1, ${GLOBAL_BATCH}]`);
+const modes = (args.modes ?? '').split(',').filter(Boolean);
+for (const m of modes)
+  if (m !== 'sharded' && m !== 'replicated')
+    throw new Error(`--modes: '${m}' is not sharded or replicated`);
+const configs: (Config & { mode: string })[] = [
+  { label: 'K=1 plain step', K: 1, flags: ['--plain', '--mode', 'replicated'], mode: 'plain' },
+  ...modes.flatMap((mode) =>
+    workerCounts.map((K) => ({ label: `K=${K} ${mode}`, K, flags: ['--mode', mode], mode })),
+  ),
 ];
-const wanted = new Set(['exact', ...(args.configs ?? '').split(',')]);
-const configs = ALL_CONFIGS.filter((c) => wanted.has(c.key));
+const VARIANTS: Record<string, string[]> = {
+  fp16: ['--compression', 'fp16'],
+  stale: ['--staleness', '1'],
+  'fp16+stale': ['--compression', 'fp16', '--staleness', '1'],
+};
+for (const key of (args.configs ?? '').split(',').filter(Boolean)) {
+  const flags = VARIANTS[key];
+  if (flags === undefined)
+    throw new Error(`--configs: '${key}' is not one of ${Object.keys(VARIANTS).join(', ')}`);
+  configs.push({
+    label: `K=2 replicated ${key}`,
+    K: 2,
+    flags: ['--mode', 'replicated', ...flags],
+    mode: `replicated ${key}`,
+  });
+}
 
 console.log(
   `bench/scaling | ${new Date().toISOString()} | load average ${os
@@ -128,7 +148,7 @@ try {
     exchangeMs: number;
   }
   const best = new Map<string, Run & { runs: number[] }>();
-  let partSizes: Record<string, number> = {};
+  const partSizes: Record<string, number> = {};
   for (let rep = 0; rep < Number(args.repeat); rep++) {
     for (const c of configs) {
       const trial = `scale-${rep}-${c.label.replace(/\W+/g, '-')}`;
@@ -138,8 +158,9 @@ try {
         )
       ).flat();
       const stepLines = lines.filter((l): l is StepLine => 'step' in l);
-      if (c.label === 'K=2 exact')
-        partSizes = lines.find((l): l is PartsLine => 'parts' in l)?.parts ?? {};
+      for (const l of lines.filter((x): x is PartsLine => 'parts' in x))
+        for (const [tag, n] of Object.entries(l.parts))
+          partSizes[`${c.mode}: ${tag}`] = Math.max(partSizes[`${c.mode}: ${tag}`] ?? 0, n);
       // A step ends when its slowest rank does.
       const stepMs = Array.from({ length: steps }, (_, i) =>
         Math.max(...stepLines.filter((l) => l.step === i + 1).map((l) => l.ms)),
@@ -154,25 +175,25 @@ try {
       best.set(c.label, prev && prev.ms <= run.ms ? { ...prev, runs } : { ...run, runs });
     }
   }
-  const k1 = best.get('K=1 exact');
   const plain = best.get('K=1 plain step');
   for (const c of configs) {
     const r = best.get(c.label);
     if (r === undefined) continue;
     const sps = GLOBAL_BATCH / (r.ms / 1000);
-    // Efficiency against the K=1 data-parallel step (the issue's figure) and against the plain
-    // single-worker step (no exchange, no second forward: what a user would otherwise run).
+    // Efficiency T1 / (K TK) against K = 1 of the same mode and against the plain single-worker
+    // step (no exchange, no second forward: what a user would otherwise run).
+    const k1 = best.get(`K=1 ${c.mode.split(' ')[0]}`);
     const eff =
-      c.K === 2 && k1 && plain
-        ? `, efficiency ${(k1.ms / (2 * r.ms)).toFixed(2)} (vs plain K=1: ${(plain.ms / (2 * r.ms)).toFixed(2)})`
+      c.mode !== 'plain' && k1 && plain
+        ? `, efficiency ${(k1.ms / (c.K * r.ms)).toFixed(2)} vs K=1 ${c.mode.split(' ')[0]}, ${(plain.ms / (c.K * r.ms)).toFixed(2)} vs plain`
         : '';
     const exchange =
       r.exchangeMs > 0
-        ? `; ${(r.bytes / MiB).toFixed(2)} MiB through Redis per step (all ranks); exchange ${r.exchangeMs.toFixed(0)} ms/step per rank ` +
+        ? `; ${(r.bytes / c.K / MiB).toFixed(2)} MiB per rank per step through Redis; exchange ${r.exchangeMs.toFixed(0)} ms/step per rank ` +
           `= ${(r.bytes / c.K / MiB / (r.exchangeMs / 1000)).toFixed(0)} MiB/s per rank`
         : '; no exchange';
     console.log(
-      `${c.label.padEnd(24)} ${r.ms.toFixed(0).padStart(5)} ms/step (runs: ${r.runs.join(', ')}), ` +
+      `${c.label.padEnd(30)} ${r.ms.toFixed(0).padStart(5)} ms/step (runs: ${r.runs.join(', ')}), ` +
         `${sps.toFixed(1).padStart(6)} samples/s${eff}${exchange}`,
     );
   }

@@ -75,7 +75,8 @@ describe('the exchange on its own Redis', { timeout: 900_000 }, () => {
   it('carries every collective; the durable Redis keeps the checkpoints; results unchanged', async () => {
     const split = await trainOnce('auto');
     const { cluster } = split;
-    assert.match(cluster.exchangeRedisUrl, /^redis:\/\/127\.0\.0\.1:\d+$/);
+    // Password-protected like the durable one (the run dir's redis-password).
+    assert.match(cluster.exchangeRedisUrl, /^redis:\/\/:[0-9a-f]{48}@127\.0\.0\.1:\d+$/);
     assert.notEqual(cluster.exchangeRedisUrl, cluster.redisUrl);
     assert.equal(await configGet(cluster.exchangeRedisUrl, 'appendonly'), 'no');
     assert.equal(await configGet(cluster.redisUrl, 'appendonly'), 'yes');

@@ -214,5 +214,15 @@ describe('a partitioned host', { timeout: 900_000 }, () => {
     // And the trial's newest attempt owns its checkpoints (the stale one's writes are fenced).
     const fence = redisCli('GET', `mmim:{trial:${t.id}}:ckpt:fence`).trim();
     assert.ok(Number(fence) >= 2, `the fence is at attempt ${fence}`);
+    // So does its live state: the fence stands at the new attempt (a stale head commit is
+    // refused), and the finished trial left nothing else of it behind, the stale rank's
+    // attempt-1 chunks included.
+    const liveFence = redisCli('GET', `mmim:{trial:${t.id}}:live:fence`).trim();
+    assert.ok(Number(liveFence) >= 2, `the live fence is at attempt ${liveFence}`);
+    const left = redisCli('--scan', '--pattern', `mmim:{trial:${t.id}}:live:*`)
+      .split('\n')
+      .map((k) => k.trim())
+      .filter((k) => k !== '');
+    assert.deepEqual(left, [`mmim:{trial:${t.id}}:live:fence`]);
   });
 });

@@ -7,92 +7,12 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { COORDINATOR_MAIN, WORKER_MAIN } from '@mmim/cli';
 import { until } from './helpers.js';
-
-interface Up {
-  proc: ChildProcess;
-  lines: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
-
-function up(runDir: string, workers: number): Up {
-  const errFile = path.join(runDir, 'mmim-up.stderr');
-  fs.mkdirSync(runDir, { recursive: true });
-  const proc = spawn(
-    process.execPath,
-    ['apps/cli/bin/mmim.js', 'up', '--workers', String(workers), '--run-dir', runDir],
-    {
-      env: { ...process.env, MMIM_LOG_LEVEL: 'warn', MMIM_BACKEND: 'wasm' },
-      stdio: ['ignore', 'pipe', fs.openSync(errFile, 'w')],
-    },
-  );
-  const lines: string[] = [];
-  readline.createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    proc.once('exit', (code, signal) => r({ code, signal })),
-  );
-  return { proc, lines, exited, stderr: () => fs.readFileSync(errFile, 'utf8') };
-}
-
-/** The first console line matching `re` (from line `from` on). */
-async function line(u: Up, re: RegExp, timeoutMs: number, from = 0): Promise<RegExpMatchArray> {
-  return until(`a line matching ${re} (so far:\n${u.lines.join('\n')}\n)`, timeoutMs, () =>
-    Promise.resolve(
-      u.lines
-        .slice(from)
-        .map((l) => l.match(re))
-        .find((m) => m !== null) ?? null,
-    ),
-  );
-}
-
-/** Every live descendant of `root`, with its command line (from /proc). */
-function descendants(root: number): { pid: number; cmd: string }[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces, so split after its closing bracket.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parent.set(Number(entry), ppid);
-    } catch {
-      // exited while we looked
-    }
-  }
-  const out: { pid: number; cmd: string }[] = [];
-  const walk = (p: number): void => {
-    for (const [pid, ppid] of parent) {
-      if (ppid !== p) continue;
-      let cmd = '';
-      try {
-        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      } catch {
-        continue;
-      }
-      out.push({ pid, cmd });
-      walk(pid);
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, descendants, line, up, type Up } from './mmim-up.js';
 
 function pidOf(u: Up, what: string, match: (cmd: string) => boolean): number {
   const found = descendants(u.proc.pid!).filter((d) => match(d.cmd));
@@ -138,7 +58,7 @@ describe('mmim up supervises its children', { timeout: 900_000 }, () => {
   });
 
   it('restarts a SIGKILLed worker and coordinator, says so, and SIGINT ends them all', async () => {
-    const u = up(runDir, 2);
+    const u = up(runDir, ['--workers', '2']);
     started.push(u);
     const http = (await line(u, /^dashboard\s+(http:\/\/\S+)\/$/, 300_000))[1]!;
     await line(u, /^cluster up; Ctrl-C stops everything$/, 60_000);
@@ -229,7 +149,7 @@ describe('mmim up supervises its children', { timeout: 900_000 }, () => {
   });
 
   it('gives up on a worker that keeps dying: a clear message, everything stopped, exit 1', async () => {
-    const u = up(runDir, 1);
+    const u = up(runDir, ['--workers', '1']);
     started.push(u);
     await line(u, /^cluster up; Ctrl-C stops everything$/, 300_000);
     const pids = descendants(u.proc.pid!).map((d) => d.pid);

@@ -134,10 +134,13 @@ export class LiveStateStore {
     return this.unlinkMatching(this.keys.livePattern('*'), (k) => !k.startsWith(mine));
   }
 
-  /** Remove the whole live state (the trial ended: its checkpoints hold what it produced). */
+  /**
+   * Remove the live state (the trial ended: its checkpoints hold what it produced). The fence
+   * stays (a few bytes), so a stale attempt still cannot commit a head afterwards.
+   */
   async deleteAll(): Promise<number> {
     const n = await this.unlinkMatching(this.keys.livePattern('*'), () => true);
-    return n + (await this.client.unlink(this.keys.liveHead(), this.keys.liveFence()));
+    return n + (await this.client.unlink(this.keys.liveHead()));
   }
 
   private async unlinkMatching(pattern: string, keep: (key: string) => boolean): Promise<number> {

@@ -3,8 +3,11 @@
  * `redis-server` (unless a URL is given; AOF on, data under the run directory), the
  * coordinator, and N workers. Used by `mmim up`, `mmim train --workers K` and the tests.
  *
- * Tokens are generated into files under the run directory (mode 0600) and handed to the
- * children by file, so they never appear in `ps`.
+ * Tokens and the Redis password are generated into files under the run directory (mode 0600;
+ * a later start on the same run directory reuses them) and handed to the children by file,
+ * stdin or environment, so they never appear in `ps`: the Redis servers read `requirepass` from
+ * stdin, the coordinator and workers get the Redis URLs (password included) in their
+ * environment (MMIM_REDIS_URL, MMIM_EXCHANGE_REDIS_URL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -97,13 +100,20 @@ function spawnChild(
   args: string[],
   env: NodeJS.ProcessEnv,
   logFile: string,
+  /** Written to the child's stdin, which is then closed (a secret kept out of argv). */
+  stdin?: string,
 ): ChildHandle {
   const out = fs.openSync(logFile, 'a');
   const proc = spawn(args[0] ?? process.execPath, args.slice(1), {
     env,
-    stdio: ['ignore', 'pipe', out],
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', out],
   });
   fs.closeSync(out);
+  if (stdin !== undefined) {
+    // An early exit closes the pipe; the exit itself is what the caller reports.
+    proc.stdin?.on('error', () => {});
+    proc.stdin?.end(stdin);
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -142,6 +152,31 @@ function waitForEvent(
   });
 }
 
+/**
+ * AUTH then PING on a raw connection: 'ready' on +PONG, 'not yet' while it does not listen or
+ * is loading its AOF, else the error Redis gave for the password.
+ */
+function authenticatedPing(port: number, password: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = (answer: string): void => {
+      s.destroy();
+      resolve(answer);
+    };
+    s.once('connect', () => s.write(`AUTH ${password}\r\nPING\r\n`));
+    s.on('data', (d) => {
+      got += d.toString();
+      const lines = got.split('\r\n');
+      if (lines.length < 3) return; // two replies, each ending in CRLF
+      if (lines[0] !== '+OK') done(lines[0]?.startsWith('-LOADING') ? 'not yet' : String(lines[0]));
+      else done(lines[1] === '+PONG' ? 'ready' : 'not yet');
+    });
+    s.once('error', () => done('not yet'));
+    s.once('close', () => done('not yet'));
+  });
+}
+
 export class LocalCluster {
   redisUrl = '';
   /** The exchange's own Redis, or '' when the exchange shares `redisUrl`. */
@@ -152,6 +187,9 @@ export class LocalCluster {
   joinTokenFile = '';
   adminTokenFile = '';
   adminToken = '';
+  /** The password of the Redis servers this cluster started; '' when it started none. */
+  redisPasswordFile = '';
+  #redisPassword = '';
   redis: ChildHandle | null = null;
   coordinator: ChildHandle | null = null;
   readonly workers: ChildHandle[] = [];
@@ -203,8 +241,16 @@ export class LocalCluster {
     this.options.say?.(line);
   }
 
+  /** The children's environment: the Redis URLs travel here, not in argv (`ps` shows argv). */
   #env(): NodeJS.ProcessEnv {
-    return { ...process.env, ...this.options.env };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.options.env,
+      MMIM_REDIS_URL: this.redisUrl,
+    };
+    if (this.exchangeRedisUrl === '') delete env['MMIM_EXCHANGE_REDIS_URL'];
+    else env['MMIM_EXCHANGE_REDIS_URL'] = this.exchangeRedisUrl;
+    return env;
   }
 
   #log(name: string): string {
@@ -218,6 +264,10 @@ export class LocalCluster {
     this.adminTokenFile = path.join(o.runDir, 'admin-token');
     writeSecret(this.joinTokenFile);
     this.adminToken = writeSecret(this.adminTokenFile);
+    if (o.redisUrl === undefined || o.exchangeRedis === 'auto') {
+      this.redisPasswordFile = path.join(o.runDir, 'redis-password');
+      this.#redisPassword = writeSecret(this.redisPasswordFile);
+    }
     this.redisUrl = o.redisUrl ?? (await this.#startRedis());
     if (o.exchangeRedis === 'auto') this.exchangeRedisUrl = await this.#startExchangeRedis();
     else if (o.exchangeRedis !== undefined) this.exchangeRedisUrl = o.exchangeRedis;
@@ -233,6 +283,9 @@ export class LocalCluster {
           grpc: this.grpcAddress,
           http: this.httpUrl,
           adminTokenFile: path.resolve(this.adminTokenFile),
+          ...(this.redisPasswordFile === ''
+            ? {}
+            : { redisPasswordFile: path.resolve(this.redisPasswordFile) }),
           pid: process.pid,
         },
         null,
@@ -275,7 +328,12 @@ export class LocalCluster {
   async #startRedis(): Promise<string> {
     this.#redisPort = await freePort();
     await this.#spawnRedis();
-    return `redis://127.0.0.1:${this.#redisPort}`;
+    return this.#urlOf(this.#redisPort);
+  }
+
+  /** The URL of a Redis this cluster started, its password included (never printed). */
+  #urlOf(port: number): string {
+    return `redis://:${encodeURIComponent(this.#redisPassword)}@127.0.0.1:${port}`;
   }
 
   /**
@@ -310,7 +368,7 @@ export class LocalCluster {
       this.#exchangeRedisPort,
       false,
     );
-    return `redis://127.0.0.1:${this.#exchangeRedisPort}`;
+    return this.#urlOf(this.#exchangeRedisPort);
   }
 
   async #respawnExchangeRedis(): Promise<ChildHandle> {
@@ -333,6 +391,7 @@ export class LocalCluster {
       durable ? 'redis' : 'exchange redis',
       [
         'redis-server',
+        '-', // the rest of the config from stdin: the password, kept out of argv
         '--port',
         String(port),
         '--bind',
@@ -349,28 +408,26 @@ export class LocalCluster {
       ],
       process.env,
       log,
+      `requirepass ${this.#redisPassword}\n`,
     );
-    // Redis logs to its file; readiness is the port answering PING.
+    // Redis logs to its file; readiness is the port answering an authenticated PING.
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.proc.exitCode !== null) throw new Error(`redis-server exited; see ${log}`);
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('connect', () => s.write('PING\r\n'));
-        s.once('data', (d) => {
-          s.destroy();
-          resolve(d.toString().startsWith('+PONG'));
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) break;
+      const answer = await authenticatedPing(port, this.#redisPassword);
+      if (answer === 'ready') break;
+      if (answer !== 'not yet') {
+        child.proc.kill('SIGKILL');
+        throw new Error(`redis-server on port ${port} refused our password: ${answer}`);
+      }
       if (Date.now() > deadline) throw new Error(`redis-server did not answer; see ${log}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    const auth = `password in ${this.redisPasswordFile}`;
     this.#say(
       durable
-        ? `redis      redis://127.0.0.1:${port} (AOF in ${dir})`
-        : `exchange   redis://127.0.0.1:${port} (no persistence: per-step exchange only)`,
+        ? `redis      redis://127.0.0.1:${port} (AOF in ${dir}; ${auth})`
+        : `exchange   redis://127.0.0.1:${port} (no persistence: per-step exchange only; ${auth})`,
     );
     return child;
   }
@@ -395,12 +452,7 @@ export class LocalCluster {
         this.joinTokenFile,
         '--admin-token-file',
         this.adminTokenFile,
-        '--redis',
-        this.redisUrl,
         ...(o.leaseMs === undefined ? [] : ['--lease-ms', String(o.leaseMs)]),
-        // A local cluster's trials can use at most the workers it starts (more would never run).
-        '--max-workers-per-trial',
-        String(Math.max(1, o.workers)),
       ],
       this.#env(),
       log,
@@ -430,9 +482,6 @@ export class LocalCluster {
         this.grpcAddress,
         '--token-file',
         this.joinTokenFile,
-        '--redis',
-        this.redisUrl,
-        ...(this.exchangeRedisUrl === '' ? [] : ['--exchange-redis', this.exchangeRedisUrl]),
         '--name',
         name,
         '--run-dir',

@@ -228,10 +228,8 @@ async function benchRank(
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   }
-  if (group instanceof RedisRankGroup) {
-    process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
-    await applyPending(stepper, group, null);
-  }
+  process.stdout.write(`${JSON.stringify({ rank, parts: group.partSizes() })}\n`);
+  if (group instanceof RedisRankGroup) await applyPending(stepper, group, null);
   stepper.dispose();
   stepper.model.dispose();
 }

@@ -123,6 +123,14 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
     return this.collectives.bytesMoved + this.liveBytes;
   }
 
+  /** Largest single Redis value this rank wrote, per collective tag and for the live chunks. */
+  partSizes(): Record<string, number> {
+    const out: Record<string, number> = Object.fromEntries(this.collectives.largestPart);
+    if (this.shard !== null && this.shard.chunks.length > 0)
+      out.live = Math.max(...this.shard.chunks.map((c) => c.length * 4));
+    return out;
+  }
+
   shardFor(params: readonly { name: ParamName; size: number }[]): StepperSharding {
     const inputs: PlanInputs = {
       chunkBytes: this.chunkBytes,
