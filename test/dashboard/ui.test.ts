@@ -8,10 +8,11 @@
  *
  * Checks: sweeps list (rows, progress, escaped names), trials table sort and filter, pause
  * without the token (401 text) and with it, a stale pause (409 text), a curve growing on live
- * points without a reload and catching up after a coordinator restart dropped the stream, the
- * workers page (empty, then three workers registered over gRPC: a webgpu worker on a hardware
- * adapter, one on llvmpipe, one on wasm, each shown with or without its adapter), and no page
- * error or CSP report. Screenshots: test-output/dashboard/ui-*.png.
+ * points without a reload and catching up after a coordinator restart dropped the stream, a
+ * queued lone trial cancelled from its page (the button only on lone trials), the workers page
+ * (empty, then three workers registered over gRPC: a webgpu worker on a hardware adapter, one
+ * on llvmpipe, one on wasm, each shown with or without its adapter), and no page error or CSP
+ * report. Screenshots: test-output/dashboard/ui-*.png.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -381,6 +382,31 @@ describe('dashboard in chromium against the real coordinator', { timeout: 180_00
     assert.match(await page.locator('ul.events li').first().innerText(), /paused/);
     assert.match(await page.locator('ul.events').innerText(), /resumed/);
     await b.shot('ui-pause-409', false);
+  });
+
+  it('cancels a queued lone trial from its page (button shown for lone trials only)', async () => {
+    const { page } = b;
+    // No workers: the trial stays queued until cancelled.
+    const { trial } = await cluster.api.createTrial({
+      data: { kind: 'synthetic', dataset: 'mosi', train: 8, valid: 4, test: 4 },
+      trainer: { num_epochs: 1 },
+      seed: 1,
+      workers: 1,
+      name: 'ui-cancel',
+    });
+    await page.goto(`${base}/#/trials/${encodeURIComponent('t3')}`);
+    await page.locator('[data-testid="trial-epochs"]').waitFor();
+    assert.equal(await page.locator('[data-testid="trial-cancel"]').isVisible(), false);
+    await page.goto(`${base}/#/trials/${encodeURIComponent(trial.id)}`);
+    const button = page.locator('[data-testid="trial-cancel"]');
+    await button.waitFor({ state: 'visible' });
+    page.once('dialog', (d) => void d.accept());
+    await button.click();
+    // The token from the pause test is kept for the tab.
+    const status = page.locator('[data-testid="action-status"]');
+    await status.filter({ hasText: 'Trial is cancelled.' }).waitFor();
+    assert.equal((await cluster.api.trial(trial.id)).trial.state, 'cancelled');
+    await button.waitFor({ state: 'hidden' });
   });
 
   it('grows a trial curve on live points without reloading, and catches up after a drop', async () => {

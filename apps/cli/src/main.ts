@@ -22,6 +22,7 @@ import {
   type ApiFlags,
 } from './commands/sweep.js';
 import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
+import { registerTrialCommands } from './commands/trial.js';
 import { exitCodeOf } from './exit-codes.js';
 
 type BackendFlag = BackendChoice;
@@ -390,6 +391,8 @@ apiOptions(
     .argument('<id>')
     .option('--download <dir>', 'save the best checkpoints of its seeds here'),
 ).action((id: string, o: ApiFlags & { download?: string }) => sweepBest(id, o));
+
+registerTrialCommands(program, apiOptions);
 
 program
   .command('eval')

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import {
   CheckpointStore,
   ExperimentStore,
+  TERMINAL_TRIAL_STATES,
   type SweepRecord,
   type TrialRecord,
 } from '@mmim/experiments';
@@ -15,11 +16,14 @@ import type { Logger } from '@mmim/runtime';
 import { Coordinator, type TlsFiles } from './coordinator.js';
 import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
+import { DEFAULT_MAX_WORKERS_PER_TRIAL, WorkersPerTrialLimit } from './trials/admission.js';
+import type { BackfillPolicy } from './scheduler.js';
 import { TrialQueue } from './trials/trial-queue.js';
 import { newTrialRecord } from './trials/new-trial.js';
 import {
   CoordinatorMetrics,
   createHttpServer,
+  SweepActionError,
   type HttpServerHandle,
   type LoneTrialRequest,
 } from './http/index.js';
@@ -39,6 +43,13 @@ export interface ControlPlaneOptions {
   /** Host names the dashboard answers to besides its bound address; default none. */
   httpAllowedHosts?: string[];
   queueLockMs: number;
+  /**
+   * The floor of the workers-per-trial limit (the registered workers raise it); default
+   * DEFAULT_MAX_WORKERS_PER_TRIAL. Larger trials and sweeps are refused with a 400.
+   */
+  maxWorkersPerTrial?: number;
+  /** How far smaller trials may jump a waiting head of the queue; default DEFAULT_BACKFILL. */
+  backfill?: Partial<BackfillPolicy>;
   /** The built dashboard; null serves the API only. */
   dashboardDir: string | null;
   log: Logger;
@@ -59,6 +70,7 @@ export class ControlPlane {
     readonly metrics: CoordinatorMetrics,
     readonly http: HttpServerHandle | null,
     readonly adminToken: string,
+    readonly admission: WorkersPerTrialLimit,
     private readonly log: Logger,
   ) {}
 
@@ -78,8 +90,13 @@ export class ControlPlane {
       joinToken: o.joinToken,
       leaseMs: o.leaseMs,
       ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.backfill ? { backfill: o.backfill } : {}),
       log,
     });
+    const admission = new WorkersPerTrialLimit(
+      o.maxWorkersPerTrial ?? DEFAULT_MAX_WORKERS_PER_TRIAL,
+      () => coordinator.pool.size,
+    );
     const trials = new TrialManager({
       pool: coordinator.pool,
       scheduler: coordinator.scheduler,
@@ -88,12 +105,14 @@ export class ControlPlane {
       store,
       checkpoints,
       log,
+      admission,
     });
     const sweeps = new SweepController({
       store,
       trials,
       log,
       workerCount: () => coordinator.pool.size,
+      admission,
     });
     trials.setHooks(sweeps);
     // Sweeps first: they say which sweeps are paused before any held trial is dispatched.
@@ -116,6 +135,7 @@ export class ControlPlane {
           cancel: (id) => plane().sweeps.cancel(id),
           createSweep: (yaml) => plane().sweeps.create(yaml, 'request body'),
           createTrial: (input) => plane().createLoneTrial(input),
+          cancelTrial: (id) => plane().cancelLoneTrial(id),
         },
         adminToken,
         readTokenRequired: o.readTokenRequired,
@@ -137,6 +157,7 @@ export class ControlPlane {
       metrics,
       http,
       adminToken,
+      admission,
       log,
     );
     self.#startMetrics();
@@ -175,6 +196,8 @@ export class ControlPlane {
 
   /** Queues one trial outside any sweep. */
   async createLoneTrial(input: LoneTrialInput): Promise<TrialRecord> {
+    const refusal = this.admission.refusal(input.workers, 'workers');
+    if (refusal !== null) throw new SweepActionError('invalid', '', refusal);
     const id = `${(input.name ?? 'trial').replace(/[^a-zA-Z0-9_-]+/g, '-').slice(0, 32)}-${randomBytes(3).toString('hex')}`;
     const trial = newTrialRecord({
       id,
@@ -191,6 +214,31 @@ export class ControlPlane {
     });
     await this.trials.submit(trial);
     return trial;
+  }
+
+  /**
+   * Ends a lone trial wherever it is (queued, waiting for its gang, running: its workers are
+   * told to stop). A sweep's trials end with their sweep (`mmim sweep cancel`), so that the
+   * sweep's sampler and budget stay consistent.
+   */
+  async cancelLoneTrial(id: string): Promise<TrialRecord> {
+    const trial = await this.store.getTrial(id);
+    if (trial === null) {
+      throw new SweepActionError('not-found', '', `unknown trial ${JSON.stringify(id)}`);
+    }
+    if (trial.sweepId !== null) {
+      throw new SweepActionError(
+        'conflict',
+        trial.sweepId,
+        `trial ${id} belongs to sweep ${trial.sweepId}: cancel the sweep instead ` +
+          `(mmim sweep cancel ${trial.sweepId})`,
+      );
+    }
+    if (TERMINAL_TRIAL_STATES.includes(trial.state)) {
+      throw new SweepActionError('conflict', '', `trial ${id} has already ended: ${trial.state}`);
+    }
+    await this.trials.cancel(id, 'cancelled from the API');
+    return (await this.store.getTrial(id)) ?? trial;
   }
 
   get httpUrl(): string | null {

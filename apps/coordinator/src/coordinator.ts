@@ -11,7 +11,7 @@ import type { Logger } from '@mmim/runtime';
 import { JoinTokenAuth } from './auth.js';
 import { WorkerPool } from './pool.js';
 import { WorkerRegistryService } from './registry-service.js';
-import { GangScheduler } from './scheduler.js';
+import { GangScheduler, type BackfillPolicy } from './scheduler.js';
 
 /** PEM file paths; `caFile` turns on mutual TLS (workers must present a cert it signed). */
 export interface TlsFiles {
@@ -28,6 +28,8 @@ export interface CoordinatorOptions {
   joinToken: string;
   leaseMs: number;
   tls?: TlsFiles;
+  /** How far smaller trials may jump a waiting head of the queue (GangScheduler). */
+  backfill?: Partial<BackfillPolicy>;
   log: Logger;
 }
 
@@ -57,7 +59,11 @@ export class Coordinator {
     this.#options = options;
     this.#log = options.log;
     this.pool = new WorkerPool({ leaseMs: options.leaseMs });
-    this.scheduler = new GangScheduler(this.pool, options.log);
+    this.scheduler = new GangScheduler(
+      this.pool,
+      options.log,
+      options.backfill ? { backfill: options.backfill } : {},
+    );
     this.registry = new WorkerRegistryService(
       this.pool,
       new JoinTokenAuth(options.joinToken),

@@ -3,11 +3,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_LEASE_MS, DEFAULT_PORT } from '@mmim/protocol';
 import { secretFlagProblem } from '@mmim/runtime';
 import { z } from 'zod';
+import { DEFAULT_MAX_WORKERS_PER_TRIAL } from './trials/admission.js';
 
 export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PORT}] --token-file FILE
                    [--redis URL] [--http-host 127.0.0.1] [--http-port 8080] [--admin-token-file FILE]
                    [--read-token-required] [--http-allowed-hosts NAME[:PORT],...]
-                   [--lease-ms ${DEFAULT_LEASE_MS}]
+                   [--lease-ms ${DEFAULT_LEASE_MS}] [--max-workers-per-trial ${DEFAULT_MAX_WORKERS_PER_TRIAL}]
                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
 The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv), the
 admin token (dashboard actions, sweep commands) from MMIM_ADMIN_TOKEN, the Redis URL from
@@ -31,6 +32,12 @@ const Flags = z
     'read-token-required': z.boolean().optional(),
     'lease-lock-ms': z.coerce.number().int().min(1000).default(30_000),
     'http-allowed-hosts': z.string().optional(),
+    'max-workers-per-trial': z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(DEFAULT_MAX_WORKERS_PER_TRIAL),
   })
   .refine((f) => (f['tls-cert'] === undefined) === (f['tls-key'] === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -55,6 +62,11 @@ export interface CoordinatorConfig {
   queueLockMs: number;
   /** Host names the dashboard answers to besides its bound address (a proxy's hostname). */
   httpAllowedHosts: string[];
+  /**
+   * Trials asking for more workers than the larger of this and the registered workers are
+   * refused (400); `mmim up` passes its worker count.
+   */
+  maxWorkersPerTrial: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -89,6 +101,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       'read-token-required': { type: 'boolean' },
       'lease-lock-ms': { type: 'string' },
       'http-allowed-hosts': { type: 'string' },
+      'max-workers-per-trial': { type: 'string' },
     },
   });
   const parsed = Flags.safeParse(values);
@@ -116,6 +129,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       .split(',')
       .map((h) => h.trim())
       .filter((h) => h !== ''),
+    maxWorkersPerTrial: f['max-workers-per-trial'],
   };
   if (config.adminToken !== null && config.adminToken === joinToken) {
     throw new Error('the admin token must differ from the join token');

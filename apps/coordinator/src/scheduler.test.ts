@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { CoordinatorMessage } from '@mmim/protocol';
 import { createLogger } from '@mmim/runtime';
 import { WorkerPool, type SessionHandle } from './pool.js';
-import { GangScheduler, pickGang, type Placement } from './scheduler.js';
+import { GangScheduler, pickGang, type BackfillPolicy, type Placement } from './scheduler.js';
 
 const silent = (() => {
   process.env['MMIM_LOG_LEVEL'] ??= 'silent';
@@ -11,10 +11,17 @@ const silent = (() => {
 })();
 
 /** A pool whose clock the test moves, and workers whose sessions record what they were sent. */
-function setup(leaseMs = 1000) {
+function ids(list: readonly { trialId: string }[]): string[] {
+  return list.map((t) => t.trialId);
+}
+
+function setup(leaseMs = 1000, backfill?: Partial<BackfillPolicy>) {
   let now = 0;
   const pool = new WorkerPool({ leaseMs, now: () => now });
-  const scheduler = new GangScheduler(pool, silent);
+  const scheduler = new GangScheduler(pool, silent, {
+    now: () => now,
+    ...(backfill ? { backfill } : {}),
+  });
   const inbox = new Map<string, CoordinatorMessage[]>();
   const join = (name: string): string => {
     const w = pool.register({
@@ -76,23 +83,78 @@ describe('GangScheduler', () => {
     assert.deepEqual(scheduler.pending(), []);
   });
 
-  it('keeps first-come order: a large head trial is not overtaken by small ones', () => {
-    const { scheduler, join } = setup();
+  it('keeps first-come order with backfill off: a large head is not overtaken', () => {
+    const { scheduler, join } = setup(1000, { maxJumps: 0 });
     join('a');
+    join('b');
+    scheduler.submit({ trialId: 'busy', worldSize: 1, configJson: '{}' });
     scheduler.submit({ trialId: 'big', worldSize: 2, configJson: '{}' });
     scheduler.submit({ trialId: 'small', worldSize: 1, configJson: '{}' });
-    assert.deepEqual(
-      scheduler.pending().map((t) => t.trialId),
-      ['big', 'small'],
-    );
+    assert.deepEqual(ids(scheduler.pending()), ['big', 'small']);
+    assert.equal(scheduler.headReserved(), true);
+    scheduler.complete('busy');
+    assert.deepEqual(ids(scheduler.running()), ['big']);
+    assert.deepEqual(ids(scheduler.pending()), ['small']);
+  });
+
+  it('backfills a waiting head at most maxJumps times, then reserves the freed workers', () => {
+    const { scheduler, join } = setup(1000, { maxJumps: 2, maxWaitMs: 60_000 });
+    join('a');
     join('b');
-    assert.deepEqual(
-      scheduler.running().map((p) => p.trialId),
-      ['big'],
+    scheduler.submit({ trialId: 'busy', worldSize: 1, configJson: '{}' });
+    scheduler.submit({ trialId: 'head', worldSize: 2, configJson: '{}' });
+    for (const n of [1, 2]) {
+      scheduler.submit({ trialId: `small-${n}`, worldSize: 1, configJson: '{}' });
+      assert.deepEqual(ids(scheduler.running()), ['busy', `small-${n}`], `jump ${n}`);
+      scheduler.complete(`small-${n}`);
+    }
+    assert.equal(scheduler.headReserved(), true);
+    scheduler.submit({ trialId: 'small-3', worldSize: 1, configJson: '{}' });
+    assert.deepEqual(ids(scheduler.running()), ['busy'], 'the idle worker waits for the head');
+    scheduler.complete('busy');
+    assert.deepEqual(ids(scheduler.running()), ['head']);
+    scheduler.complete('head');
+    assert.deepEqual(ids(scheduler.running()), ['small-3']);
+  });
+
+  it('reserves a head that waited maxWaitMs, however few trials jumped it', () => {
+    const { scheduler, join, tick } = setup(1_000_000, { maxJumps: 100, maxWaitMs: 5000 });
+    join('a');
+    join('b');
+    scheduler.submit({ trialId: 'busy', worldSize: 1, configJson: '{}' });
+    scheduler.submit({ trialId: 'head', worldSize: 2, configJson: '{}' });
+    scheduler.submit({ trialId: 'small-1', worldSize: 1, configJson: '{}' });
+    assert.deepEqual(ids(scheduler.running()), ['busy', 'small-1']);
+    scheduler.complete('small-1');
+    tick(5000);
+    scheduler.submit({ trialId: 'small-2', worldSize: 1, configJson: '{}' });
+    assert.deepEqual(ids(scheduler.running()), ['busy']);
+    assert.equal(scheduler.headReserved(), true);
+  });
+
+  it('lets a trial larger than the registered workers wait without blocking anyone', () => {
+    const { scheduler, join } = setup(1000, { maxJumps: 0 });
+    join('a');
+    scheduler.submit({ trialId: 'too-big', worldSize: 2, configJson: '{}' });
+    for (const n of [1, 2, 3]) {
+      scheduler.submit({ trialId: `small-${n}`, worldSize: 1, configJson: '{}' });
+      assert.deepEqual(ids(scheduler.running()), [`small-${n}`]);
+      scheduler.complete(`small-${n}`);
+    }
+    assert.equal(scheduler.headReserved(), false);
+    join('b'); // enough workers again: it is placed
+    assert.deepEqual(ids(scheduler.running()), ['too-big']);
+  });
+
+  it('refuses a backfill policy it cannot follow', () => {
+    const pool = new WorkerPool({ leaseMs: 1000 });
+    assert.throws(
+      () => new GangScheduler(pool, silent, { backfill: { maxJumps: -1 } }),
+      /maxJumps/,
     );
-    assert.deepEqual(
-      scheduler.pending().map((t) => t.trialId),
-      ['small'],
+    assert.throws(
+      () => new GangScheduler(pool, silent, { backfill: { maxWaitMs: Number.NaN } }),
+      /maxWaitMs/,
     );
   });
 

@@ -36,8 +36,42 @@ export function pickGang<T>(idle: readonly T[], worldSize: number): T[] | null {
 }
 
 /**
- * Gang-schedules trials onto idle workers, first come first served. The head of the queue
- * blocks the rest, so a large trial is not starved by a stream of small ones.
+ * How far later trials may jump a head of the queue that waits for busy workers (backfill).
+ * Without run-time estimates we cannot prove, as Slurm does, that a jump never delays the
+ * head; instead the jumps are bounded: once a head has been jumped `maxJumps` times or has
+ * waited `maxWaitMs`, it is reserved and nothing else starts until it has its gang.
+ */
+export interface BackfillPolicy {
+  /** Later trials that may start while the head waits; default 4 (0: strict first come). */
+  readonly maxJumps: number;
+  /** How long the head may wait while others start before it; default 10 minutes. */
+  readonly maxWaitMs: number;
+}
+
+export const DEFAULT_BACKFILL: BackfillPolicy = { maxJumps: 4, maxWaitMs: 10 * 60_000 };
+
+export interface GangSchedulerOptions {
+  backfill?: Partial<BackfillPolicy>;
+  /** Injected in tests. */
+  now?: () => number;
+}
+
+/** A queued trial and what the backfill rule knows about it while it is the head. */
+interface Waiting {
+  readonly trial: TrialRequest;
+  /** When it first waited as the head for busy workers; null while it has not. */
+  headSince: number | null;
+  /** Later trials started while it waited as the head. */
+  jumps: number;
+}
+
+/**
+ * Gang-schedules trials onto idle workers, first come first served, with bounded backfill:
+ * the head of the queue is the first trial the registered workers could ever run; while it
+ * waits for busy workers, a later trial that fits the idle ones may start (a jump), until the
+ * head has been jumped `maxJumps` times or has waited `maxWaitMs`; then the head is reserved
+ * and the workers that free up wait for it. A trial larger than the registered workers (some
+ * deregistered) is not a head: it waits without blocking anyone until enough workers register.
  *
  * The internal API for the sweep layer: `submit`, `cancel`, `complete`, `stopTrial`, and the
  * `placed` / `broken` events.
@@ -45,13 +79,22 @@ export function pickGang<T>(idle: readonly T[], worldSize: number): T[] | null {
 export class GangScheduler extends EventEmitter<GangSchedulerEvents> {
   readonly #pool: WorkerPool;
   readonly #log: Logger;
-  readonly #queue: TrialRequest[] = [];
+  readonly #backfill: BackfillPolicy;
+  readonly #now: () => number;
+  readonly #queue: Waiting[] = [];
   readonly #running = new Map<string, { trial: TrialRequest; workerIds: string[] }>();
 
-  constructor(pool: WorkerPool, log: Logger) {
+  constructor(pool: WorkerPool, log: Logger, options: GangSchedulerOptions = {}) {
     super();
     this.#pool = pool;
     this.#log = log;
+    this.#now = options.now ?? Date.now;
+    this.#backfill = { ...DEFAULT_BACKFILL, ...options.backfill };
+    const { maxJumps, maxWaitMs } = this.#backfill;
+    if (!Number.isInteger(maxJumps) || maxJumps < 0) {
+      throw new Error(`backfill maxJumps must be an integer >= 0, got ${maxJumps}`);
+    }
+    if (!(maxWaitMs >= 0)) throw new Error(`backfill maxWaitMs must be >= 0, got ${maxWaitMs}`);
     const pump = (): void => void this.pump();
     pool.on('idle', pump);
     pool.on('connected', pump);
@@ -65,16 +108,19 @@ export class GangScheduler extends EventEmitter<GangSchedulerEvents> {
         `trial ${trial.trialId}: worldSize must be an integer >= 1, got ${trial.worldSize}`,
       );
     }
-    if (this.#running.has(trial.trialId) || this.#queue.some((t) => t.trialId === trial.trialId)) {
+    if (
+      this.#running.has(trial.trialId) ||
+      this.#queue.some((w) => w.trial.trialId === trial.trialId)
+    ) {
       throw new Error(`trial ${trial.trialId} is already queued or running`);
     }
-    this.#queue.push(trial);
+    this.#queue.push({ trial, headSince: null, jumps: 0 });
     this.pump();
   }
 
   /** Removes a queued (not yet placed) trial; false if it was not queued. */
   cancel(trialId: string): boolean {
-    const i = this.#queue.findIndex((t) => t.trialId === trialId);
+    const i = this.#queue.findIndex((w) => w.trial.trialId === trialId);
     if (i < 0) return false;
     this.#queue.splice(i, 1);
     this.pump();
@@ -117,20 +163,63 @@ export class GangScheduler extends EventEmitter<GangSchedulerEvents> {
     return this.#running.has(trialId);
   }
 
-  /** Places queued trials while the head of the queue fits; returns what it placed. */
+  /** Places queued trials by the rule above; returns what it placed. */
   pump(): Placement[] {
     const placed: Placement[] = [];
-    for (let head = this.#queue[0]; head; head = this.#queue[0]) {
-      const gang = pickGang(this.#pool.idleWorkers(), head.worldSize);
-      if (!gang) break;
-      this.#queue.shift();
-      placed.push(this.#place(head, gang));
+    for (let next = this.#next(); next !== null; next = this.#next()) {
+      this.#queue.splice(this.#queue.indexOf(next.waiting), 1);
+      placed.push(this.#place(next.waiting.trial, next.gang));
     }
     return placed;
   }
 
+  /**
+   * The next trial to place now and its gang, or null. Walks the queue in order: trials the
+   * registered workers cannot hold are passed over; the first one they can is the head; later
+   * trials may jump the head while it is not reserved.
+   */
+  #next(): { waiting: Waiting; gang: WorkerRecord[] } | null {
+    const idle = this.#pool.idleWorkers();
+    if (idle.length === 0) return null;
+    const registered = this.#pool.size;
+    let head: Waiting | null = null;
+    for (const waiting of this.#queue) {
+      const { worldSize } = waiting.trial;
+      if (head === null && worldSize > registered) continue;
+      const gang = pickGang(idle, worldSize);
+      if (head === null) {
+        if (gang) return { waiting, gang };
+        head = waiting;
+        head.headSince ??= this.#now();
+        if (this.#reserved(head)) return null;
+        continue;
+      }
+      if (!gang) continue;
+      head.jumps++;
+      this.#log.info(
+        { trialId: waiting.trial.trialId, head: head.trial.trialId, jumps: head.jumps },
+        'trial starts ahead of the waiting head (backfill)',
+      );
+      return { waiting, gang };
+    }
+    return null;
+  }
+
+  /** A head that was jumped often enough, or waited long enough, keeps the workers that free up. */
+  #reserved(head: Waiting): boolean {
+    const { maxJumps, maxWaitMs } = this.#backfill;
+    return head.jumps >= maxJumps || this.#now() - (head.headSince ?? this.#now()) >= maxWaitMs;
+  }
+
+  /** True while a waiting head keeps every freed worker for itself (no backfill now). */
+  headReserved(): boolean {
+    const registered = this.#pool.size;
+    const head = this.#queue.find((w) => w.trial.worldSize <= registered);
+    return head !== undefined && head.headSince !== null && this.#reserved(head);
+  }
+
   pending(): readonly TrialRequest[] {
-    return [...this.#queue];
+    return this.#queue.map((w) => w.trial);
   }
 
   running(): Placement[] {

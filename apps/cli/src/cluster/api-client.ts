@@ -58,7 +58,11 @@ export class ApiClient {
   ) {}
 
   /** One request with the admin token (when set); an unreachable coordinator is an ApiError. */
-  async #fetch(method: 'GET' | 'POST', route: string, body?: unknown): Promise<Response> {
+  async #fetch(
+    method: 'GET' | 'POST' | 'DELETE',
+    route: string,
+    body?: unknown,
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.adminToken) headers.authorization = `Bearer ${this.adminToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -73,7 +77,7 @@ export class ApiClient {
     }
   }
 
-  async #call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+  async #call<T>(method: 'GET' | 'POST' | 'DELETE', route: string, body?: unknown): Promise<T> {
     const res = await this.#fetch(method, route, body);
     const text = await res.text();
     let json: unknown = null;
@@ -130,6 +134,11 @@ export class ApiClient {
     start?: Record<string, unknown>;
   }): Promise<{ trial: TrialRecord }> {
     return this.#call('POST', '/api/trials', input);
+  }
+
+  /** Cancels a lone trial (admin token): queued, waiting or running. */
+  cancelTrial(id: string): Promise<{ trial: TrialRecord }> {
+    return this.#call('DELETE', `/api/trials/${encodeURIComponent(id)}`);
   }
 
   /** A trial's checkpoint file ('last': training checkpoint, 'best': weights), or null if none. */

@@ -453,6 +453,9 @@ export class LocalCluster {
         '--admin-token-file',
         this.adminTokenFile,
         ...(o.leaseMs === undefined ? [] : ['--lease-ms', String(o.leaseMs)]),
+        // A local cluster's trials can use at most the workers it starts (more would never run).
+        '--max-workers-per-trial',
+        String(Math.max(1, o.workers)),
       ],
       this.#env(),
       log,

@@ -4,7 +4,7 @@
  * return the sweep record after the change; every method throws SweepActionError ('not-found'
  * -> 404, 'conflict' -> 409, 'invalid' -> 400) with a message naming the id and the problem.
  */
-import type { SweepId, SweepRecord, TrialRecord } from '@mmim/experiments';
+import type { SweepId, SweepRecord, TrialId, TrialRecord } from '@mmim/experiments';
 
 /** The body of POST /api/trials: one trial outside any sweep (`mmim train --workers K`). */
 export interface LoneTrialRequest {
@@ -26,8 +26,13 @@ export interface SweepControl {
   cancel(id: SweepId): Promise<SweepRecord>;
   /** Parses the sweep file's text and starts the sweep (bad YAML or keys: 'invalid'). */
   createSweep(yaml: string): Promise<SweepRecord>;
-  /** Queues one trial outside any sweep. */
+  /** Queues one trial outside any sweep (too many workers for the cluster: 'invalid'). */
   createTrial(input: LoneTrialRequest): Promise<TrialRecord>;
+  /**
+   * Cancels a lone trial that has not ended (unknown: 'not-found'; ended, or one of a sweep's
+   * trials: 'conflict'); returns its record after the change.
+   */
+  cancelTrial(id: TrialId): Promise<TrialRecord>;
 }
 
 export type SweepAction = 'pause' | 'resume' | 'cancel';

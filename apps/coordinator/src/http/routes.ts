@@ -146,6 +146,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(201).send({ trial });
   });
 
+  app.delete('/api/trials/:id', { config: { admin: true } }, async (req, reply) => {
+    const id = idParam(req.params);
+    if (!isValidRecordId(id)) throw new HttpError(404, `unknown trial ${JSON.stringify(id)}`);
+    const trial = await control.cancelTrial(id);
+    deps.log.info({ trialId: id }, 'trial cancelled from the API');
+    return reply.code(202).send({ trial });
+  });
+
   app.get('/api/trials', async (req) => store.listTrials(null, trialQuery(req.query as Query)));
 
   app.get('/api/trials/:id', async (req) => {

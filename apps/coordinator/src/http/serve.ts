@@ -39,6 +39,7 @@ const READ_ONLY_CONTROL: SweepControl = {
   cancel: readOnly,
   createSweep: (): Promise<SweepRecord> => readOnly(''),
   createTrial: (): Promise<TrialRecord> => readOnly(''),
+  cancelTrial: (id): Promise<TrialRecord> => readOnly(id),
 };
 
 async function main(): Promise<void> {

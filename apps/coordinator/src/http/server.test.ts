@@ -546,6 +546,29 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
     assert.equal((await store.getTrial(rec.id))?.workersPerTrial, 2);
   });
 
+  it('cancels a lone trial with DELETE and the token only; 404 unknown, 409 ended or a sweep’s', async () => {
+    const made = await request(base, 'POST', '/api/trials', {
+      token: ADMIN,
+      body: { data: { kind: 'synthetic', dataset: 'mosi' }, trainer: {}, seed: 1, workers: 1 },
+    });
+    assert.equal(made.status, 201, made.text);
+    const id = (made.json as { trial: TrialRecord }).trial.id;
+    const noToken = await request(base, 'DELETE', `/api/trials/${id}`);
+    assert.equal(noToken.status, 401);
+    assert.equal((await store.getTrial(id))?.state, 'queued');
+    const done = await request(base, 'DELETE', `/api/trials/${id}`, { token: ADMIN });
+    assert.equal(done.status, 202);
+    assert.equal((done.json as { trial: TrialRecord }).trial.state, 'cancelled');
+    assert.equal((await store.getTrial(id))?.state, 'cancelled');
+    const again = await request(base, 'DELETE', `/api/trials/${id}`, { token: ADMIN });
+    assert.equal(again.status, 409);
+    const sweepTrial = await request(base, 'DELETE', '/api/trials/s1-t5', { token: ADMIN });
+    assert.equal(sweepTrial.status, 409);
+    const unknown = await request(base, 'DELETE', '/api/trials/nope', { token: ADMIN });
+    assert.equal(unknown.status, 404);
+    assert.match(errorOf(unknown), /unknown trial "nope"/);
+  });
+
   it('refuses a lone trial the worker would refuse, naming each field (400, nothing queued)', async () => {
     // Each body was queued (201) before, then failed on every attempt on the workers.
     const good = { data: { kind: 'synthetic', dataset: 'mosi' }, trainer: {}, seed: 1, workers: 1 };

@@ -6,9 +6,11 @@ import { randomBytes } from 'node:crypto';
 import {
   fixtureSweep,
   fixtureTrial,
+  TERMINAL_TRIAL_STATES,
   type ExperimentStoreApi,
   type SweepId,
   type SweepRecord,
+  type TrialId,
   type TrialRecord,
 } from '@mmim/experiments';
 import {
@@ -52,6 +54,17 @@ export class StoreSweepControl implements SweepControl {
     });
     await this.store.putTrial(trial);
     return trial;
+  }
+
+  /** Marks a queued or running lone trial cancelled (404 unknown, 409 ended or a sweep's). */
+  async cancelTrial(id: TrialId): Promise<TrialRecord> {
+    const trial = await this.store.getTrial(id);
+    if (trial === null)
+      throw new SweepActionError('not-found', '', `unknown trial ${JSON.stringify(id)}`);
+    if (trial.sweepId !== null || TERMINAL_TRIAL_STATES.includes(trial.state)) {
+      throw new SweepActionError('conflict', '', `trial ${id} cannot be cancelled`);
+    }
+    return this.store.updateTrial(id, { state: 'cancelled', endedAt: Date.now() });
   }
 
   private async apply(id: SweepId, action: SweepAction): Promise<SweepRecord> {

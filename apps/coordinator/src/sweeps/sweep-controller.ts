@@ -39,6 +39,7 @@ import {
 import type { Logger } from '@mmim/runtime';
 import type { EpochDecision, TrialHooks, TrialManager } from '../trials/trial-manager.js';
 import { SweepActionError } from '../http/index.js';
+import type { WorkersPerTrialLimit } from '../trials/admission.js';
 import { newTrialRecord } from '../trials/new-trial.js';
 
 interface ConfigEntry {
@@ -62,6 +63,8 @@ export interface SweepControllerOptions {
   log: Logger;
   /** Workers connected now (sizes how many configs are in flight). */
   workerCount: () => number;
+  /** Sweeps whose trials are larger than this are refused (none: no limit). */
+  admission?: WorkersPerTrialLimit | null;
 }
 
 const MAX_TRIALS_PER_SWEEP = 100_000;
@@ -134,7 +137,27 @@ export class SweepController implements TrialHooks {
         );
       }
     }
+    for (const [id, live] of [...this.#live]) {
+      // A limit lowered across a restart: the sweep's trials could never be placed.
+      const refusal = this.#refusal(live.spec);
+      if (refusal === null) continue;
+      this.#log.warn({ sweepId: id, reason: refusal }, 'sweep refused at start');
+      await this.#o.store.addSweepEvent(id, {
+        at: Date.now(),
+        type: 'cancelled',
+        message: refusal,
+      });
+      await this.cancel(id).catch((err: unknown) =>
+        this.#log.error({ sweepId: id, err }, 'refused sweep could not be cancelled'),
+      );
+    }
     for (const id of this.#live.keys()) await this.#withLock(id, () => this.#fill(id));
+  }
+
+  /** Why the sweep's trials are refused (its workers_per_trial named), or null. */
+  #refusal(spec: SweepSpec): string | null {
+    const why = this.#o.admission?.refusal(spec.workersPerTrial, 'workers_per_trial') ?? null;
+    return why === null ? null : `refused: ${why}`;
   }
 
   /** Parses a sweep file's text and starts the sweep. Errors name the key and the problem. */
@@ -143,6 +166,8 @@ export class SweepController implements TrialHooks {
     // sweeps never needs (and start-up time is heartbeat downtime after a restart).
     const { trainerConfigSchema } = await import('@mmim/trainer');
     const spec = parseSweepYaml(yamlText, { trainerSchema: trainerConfigSchema, source });
+    const refusal = this.#o.admission?.refusal(spec.workersPerTrial, 'workers_per_trial') ?? null;
+    if (refusal !== null) throw new SweepActionError('invalid', '', `${source}: ${refusal}`);
     const now = Date.now();
     const record: SweepRecord = {
       id: newSweepId(spec.name),

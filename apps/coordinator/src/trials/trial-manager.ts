@@ -41,6 +41,7 @@ import type { Logger } from '@mmim/runtime';
 import type { WorkerPool, WorkerRecord } from '../pool.js';
 import type { WorkerRegistryService } from '../registry-service.js';
 import type { GangScheduler, Placement } from '../scheduler.js';
+import type { WorkersPerTrialLimit } from './admission.js';
 import type { TrialQueue } from './trial-queue.js';
 
 export type EpochDecision = 'continue' | 'stop';
@@ -70,7 +71,18 @@ export interface TrialManagerOptions {
   adoptionGraceMs?: number;
   /** Curve points are written in batches this often. */
   flushMs?: number;
+  /**
+   * Queued trials larger than this are refused (failed, the limit named) when this
+   * coordinator starts: a limit lowered across a restart leaves no trial that can never run.
+   */
+  admission?: WorkersPerTrialLimit | null;
 }
+
+/**
+ * How many trials taken from the queue may wait in the gang scheduler at once (the head and
+ * the trials that might backfill past it); the rest stay in the durable queue.
+ */
+const MAX_WAITING_IN_SCHEDULER = 8;
 
 const DEFAULT_METRIC: MetricSpec = { name: 'valid.mae', goal: 'minimize' };
 
@@ -149,7 +161,10 @@ function toEpochEntry(json: string, epoch: number): EpochEntry {
 }
 
 export class TrialManager {
-  readonly #o: Required<Omit<TrialManagerOptions, 'hooks'>> & { hooks: TrialHooks | null };
+  readonly #o: Required<Omit<TrialManagerOptions, 'hooks' | 'admission'>> & {
+    hooks: TrialHooks | null;
+    admission: WorkersPerTrialLimit | null;
+  };
   readonly #log: Logger;
   /** Trials taken from the queue whose sweep is paused: they wait here, still held. */
   readonly #parked = new Map<TrialId, TrialRecord>();
@@ -176,6 +191,7 @@ export class TrialManager {
       flushMs: 500,
       ...options,
       hooks: options.hooks ?? null,
+      admission: options.admission ?? null,
     };
     this.#log = options.log.child({ component: 'trials' });
     const { pool, scheduler, registry } = options;
@@ -250,6 +266,14 @@ export class TrialManager {
       limit: 1_000_000,
     });
     for (const trial of trials) {
+      const refusal =
+        trial.state === 'queued'
+          ? (this.#o.admission?.refusal(trial.workersPerTrial, 'workers per trial') ?? null)
+          : null;
+      if (refusal !== null) {
+        await this.#refuse(trial.id, refusal);
+        continue;
+      }
       const state = await queue.stateOf(trial.id);
       if (state === 'failed') {
         const reason = (await queue.failedReason(trial.id)) ?? 'failed';
@@ -262,6 +286,17 @@ export class TrialManager {
         this.#log.info({ trialId: trial.id }, 'unfinished trial had no queue job: queued again');
       }
     }
+  }
+
+  /** Ends a queued trial that can never be placed; its job leaves the queue (waiting or held). */
+  async #refuse(trialId: TrialId, why: string): Promise<void> {
+    const { queue } = this.#o;
+    const wasWaiting = await queue.remove(trialId);
+    const message = `refused: ${why}`;
+    this.#log.warn({ trialId, reason: why }, 'queued trial refused at start');
+    await this.#finish(trialId, 'failed', 'failed', message, { error: message }, () =>
+      wasWaiting ? Promise.resolve() : queue.complete(trialId, { refused: why }),
+    );
   }
 
   /** Records a new trial and queues it (idempotent: an existing trial id is left alone). */
@@ -301,8 +336,11 @@ export class TrialManager {
     const { scheduler, pool, queue, store } = this.#o;
     for (;;) {
       scheduler.pump();
-      // The gang head that does not fit yet blocks the rest (no starvation of large trials).
-      if (scheduler.pending().length > 0) return;
+      // A head that waits for busy workers lets later trials fill the idle ones (bounded
+      // backfill, see GangScheduler), so more than one trial may wait in the scheduler; a
+      // reserved head takes nothing more from the queue until it has its gang.
+      if (scheduler.headReserved()) return;
+      if (scheduler.pending().length >= MAX_WAITING_IN_SCHEDULER) return;
       if (pool.idleWorkers().length === 0) return;
       const job = await queue.take();
       if (!job) return;
@@ -410,6 +448,11 @@ export class TrialManager {
     const { store, pool } = this.#o;
     const trial = await store.getTrial(p.trialId);
     if (!trial) return;
+    if (TERMINAL_TRIAL_STATES.includes(trial.state)) {
+      // Cancelled between leaving the queue and getting its gang: free the gang again.
+      this.#o.scheduler.stopTrial(p.trialId, `trial is ${trial.state}`);
+      return;
+    }
     const placement: RankPlacement[] = p.workerIds.map((id, rank) => ({
       rank,
       workerId: id,

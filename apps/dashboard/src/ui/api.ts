@@ -96,7 +96,7 @@ export function withToken(url: string): string {
   return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const token = getToken();
   if (token !== null) headers['Authorization'] = `Bearer ${token}`;
@@ -158,6 +158,8 @@ export const api = {
   sweepAction: (id: string, action: SweepAction) =>
     request<{ sweep: SweepRecord }>('POST', `/api/sweeps/${enc(id)}/${action}`),
   trial: (id: string) => request<TrialDetail>('GET', `/api/trials/${enc(id)}`),
+  /** Cancels a lone trial (admin token). */
+  cancelTrial: (id: string) => request<{ trial: TrialRecord }>('DELETE', `/api/trials/${enc(id)}`),
   /** Every curve (names absent) or the named ones, downsampled to maxPoints on the server. */
   curves: (id: string, opts: { names?: string[]; maxPoints?: number; after?: string }) =>
     request<{ curves: Curve[] }>(

@@ -9,11 +9,11 @@
  * record, epochs and events.
  */
 import type { Curve, EpochEntry, TrialDetail } from '../api.js';
-import { api } from '../api.js';
+import { api, getToken, setToken } from '../api.js';
 import { LineFigure } from '../charts.js';
 import { h, replace, routeLink } from '../dom.js';
 import { curveOrder, fmtBytes, fmtSeconds, fmtTime, fmtValue } from '../format.js';
-import { badge, errorBox, type Page, type PageContext } from '../widgets.js';
+import { askToken, badge, errorBox, errorText, type Page, type PageContext } from '../widgets.js';
 
 /** Points asked for per curve on a full load (the server downsamples to this). */
 const MAX_POINTS = 1000;
@@ -43,11 +43,24 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
   const placement = h('div');
   const events = h('ul', { class: 'events', 'data-testid': 'trial-events' });
   const checkpoints = h('div', { 'data-testid': 'checkpoints' });
+  // Lone trials only: a sweep's trials end with their sweep (its page has the buttons).
+  const cancelButton = h(
+    'button',
+    { class: 'danger', 'data-testid': 'trial-cancel', hidden: true, onclick: () => void cancel() },
+    'Cancel trial',
+  );
+  const actionStatus = h('p', {
+    class: 'action-status',
+    'data-testid': 'action-status',
+    role: 'status',
+    'aria-live': 'polite',
+  });
 
   replace(
     ctx.root,
     title,
     summary,
+    h('div', { class: 'actions' }, cancelButton, actionStatus),
     h('h2', {}, 'Curves'),
     curveStatus,
     curveGrid,
@@ -76,6 +89,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
       ' ',
       badge(t.state),
     );
+    cancelButton.hidden = !(t.sweepId === null && (t.state === 'queued' || t.state === 'running'));
     replace(
       summary,
       h(
@@ -252,6 +266,27 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
     } catch (err) {
       if (!disposed) replace(summary, errorBox(err));
     }
+  }
+
+  async function cancel(): Promise<void> {
+    if (!confirm('Cancel this trial? A running trial is stopped on its workers.')) return;
+    if (getToken() === null) {
+      const token = await askToken("To cancel the trial, enter the coordinator's admin token.");
+      if (token === null) return;
+      if (token !== '') setToken(token);
+    }
+    actionStatus.className = 'action-status';
+    actionStatus.textContent = 'cancel…';
+    try {
+      const { trial } = await api.cancelTrial(trialId);
+      actionStatus.textContent = `Trial is ${trial.state}.`;
+      actionStatus.classList.add('ok');
+    } catch (err) {
+      // The API's own text: 401 (token missing or wrong, now forgotten) or 409 (already ended).
+      actionStatus.textContent = `Could not cancel: ${errorText(err)}`;
+      actionStatus.classList.add('error');
+    }
+    void loadDetail();
   }
 
   // ---- curves ----
