@@ -79,11 +79,11 @@ export class ControlPlane {
     // Commands wait through a Redis restart (offline queue, endless retries) instead of
     // failing: a restarted Redis with AOF has everything, and nothing here may be lost.
     const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+    redis.on('error', (err: Error) => log.warn({ err }, 'redis connection error'));
     await redis.connect();
     const store = new ExperimentStore(redis);
     const checkpoints = new CheckpointStore(redis);
-    const queue = await TrialQueue.open({ connection: redis, redis, lockMs: o.queueLockMs });
+    const queue = await TrialQueue.open({ connection: redis, redis, lockMs: o.queueLockMs, log });
     const coordinator = Coordinator.create({
       host: o.host,
       port: o.port,
@@ -180,9 +180,7 @@ export class ControlPlane {
       this.metrics.setQueueDepth(await this.queue.depth());
     };
     this.#metricsTimer = setInterval(() => {
-      tick().catch((err: unknown) =>
-        this.log.debug({ err: (err as Error).message }, 'metrics refresh failed'),
-      );
+      tick().catch((err: unknown) => this.log.debug({ err }, 'metrics refresh failed'));
     }, 2000);
     this.#metricsTimer.unref();
     this.coordinator.pool.on('heartbeat', (_w, hb) => {

@@ -9,7 +9,7 @@ export async function dashboardDir(log: Logger): Promise<string | null> {
   try {
     return await ensureDashboard();
   } catch (err) {
-    log.error({ err: (err as Error).message }, 'dashboard build failed: serving the API only');
+    log.error({ err }, 'dashboard build failed: serving the API only');
     return null;
   }
 }

@@ -2,7 +2,8 @@
  * The coordinator process: `node --import tsx apps/coordinator/src/main.ts --port 0 --token-file F
  * [--redis URL] [--http-port 0]`. Prints one JSON line on stdout once it listens:
  * `{"event":"listening","address":"127.0.0.1:PORT","port":PORT,"http":"http://127.0.0.1:HTTP"}`,
- * so scripts and tests can find it; logs go to stderr as JSON (pino).
+ * so scripts and tests can find it; logs go to stderr as JSON (pino), errors with their stack.
+ * Only bad flags print text (the message and the usage, exit 2).
  */
 import { createLogger } from '@mmim/runtime';
 import { RECOMMENDED_TOKEN_LENGTH } from './auth.js';
@@ -28,8 +29,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `coordinator failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  createLogger('coordinator').error({ err }, 'coordinator failed');
   process.exit(1);
 });

@@ -154,7 +154,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         }
         if (this.#stopped) break;
         this.#log.warn(
-          { err: isServiceError(err) ? `${grpc.status[err.code]}: ${err.details}` : String(err) },
+          { err, status: isServiceError(err) ? grpc.status[err.code] : null },
           'coordinator unreachable; will retry',
         );
       }

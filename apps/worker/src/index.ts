@@ -97,7 +97,7 @@ function startLivenessFile(file: string | undefined, log: Logger): { stop(): voi
       if (fs.existsSync(file)) fs.utimesSync(file, now, now);
       else fs.writeFileSync(file, `${process.pid}\n`);
     } catch (err) {
-      log.warn({ file, err: (err as Error).message }, 'cannot touch the liveness file');
+      log.warn({ file, err }, 'cannot touch the liveness file');
     }
   };
   touch();

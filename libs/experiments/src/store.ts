@@ -321,6 +321,11 @@ export class ExperimentStore implements ExperimentStoreApi {
   /** Subscribes on a duplicate connection (a subscribed connection can do nothing else). */
   async subscribe(onEvent: (event: ChangeEvent) => void): Promise<() => Promise<void>> {
     const sub = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate();
+    // The duplicate's connection errors go where the owner of our connection sends its own (a
+    // logger, with the stack); unheard, ioredis prints them to the console as raw traces.
+    sub.on('error', (err: Error) => {
+      if (this.redis.listenerCount('error') > 0) this.redis.emit('error', err);
+    });
     const channel = this.keys.changes();
     sub.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger('dashboard');
   const redis = new Redis(redisUrl, { lazyConnect: true });
-  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  redis.on('error', (err: Error) => log.warn({ err }, 'redis connection error'));
   await redis.connect();
   const http = createHttpServer({
     store: new ExperimentStore(redis, values.prefix),

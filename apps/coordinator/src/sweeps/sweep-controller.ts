@@ -131,10 +131,7 @@ export class SweepController implements TrialHooks {
       try {
         await this.#restore(record);
       } catch (err) {
-        this.#log.error(
-          { sweepId: record.id, err: (err as Error).message },
-          'sweep could not be restored; left as it is',
-        );
+        this.#log.error({ sweepId: record.id, err }, 'sweep could not be restored; left as it is');
       }
     }
     for (const [id, live] of [...this.#live]) {
@@ -472,7 +469,7 @@ export class SweepController implements TrialHooks {
   /** The same for internal work: an error is logged, not thrown. */
   async #withLock(id: SweepId, fn: () => Promise<void>): Promise<void> {
     await this.#withLockResult(id, fn).catch((err: unknown) => {
-      this.#log.error({ sweepId: id, err: (err as Error).message }, 'sweep update failed');
+      this.#log.error({ sweepId: id, err }, 'sweep update failed');
     });
   }
 }

@@ -532,7 +532,7 @@ export class TrialManager {
       entry = toEpochEntry(report.recordJson, report.epoch);
     } catch (err) {
       this.#log.warn(
-        { workerId: worker.id, trialId: trial.id, err: (err as Error).message },
+        { workerId: worker.id, trialId: trial.id, err },
         'malformed epoch report: ignored',
       );
       return;
@@ -659,9 +659,7 @@ export class TrialManager {
       await this.#o.store.updateTrial(trialId, { state: 'queued', placement: [] });
       await this.#o.queue
         .requeue(trialId)
-        .catch((err: unknown) =>
-          this.#log.info({ trialId, err: (err as Error).message }, 'job already back in the queue'),
-        );
+        .catch((err: unknown) => this.#log.info({ trialId, err }, 'job already back in the queue'));
       await this.#event(trialId, 'requeued', 'its workers did not all come back after a restart');
     }
     if (this.#adopting.size === 0) this.pump();
@@ -735,7 +733,7 @@ export class TrialManager {
       await fn();
     } catch (err) {
       if (this.#closed) return;
-      this.#log.error({ err: (err as Error).message, what }, 'trial handling failed');
+      this.#log.error({ err, what }, 'trial handling failed');
     }
   }
 

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from '@mmim/runtime';
 import type { TrialId } from '@mmim/experiments';
 
 export interface TrialJobData {
@@ -34,6 +35,12 @@ export interface TrialQueueOptions {
   queueName?: string;
   /** How long a taken trial stays locked without renewal; renewed every lockMs / 3. */
   lockMs?: number;
+  /**
+   * Where the queue's connection errors go (a Redis restart, a reset connection), with their
+   * stack. BullMQ prints an 'error' nobody listens to on the console as a multi-line trace, so
+   * the queue always listens; without a logger it drops them (the connection's owner logs them).
+   */
+  log?: Logger;
 }
 
 const QUEUE_NAME = 'trials';
@@ -65,6 +72,10 @@ export class TrialQueue {
     });
     this.#redis = options.redis;
     this.#tokenKey = `${prefix}:${name}:coordinator-token`;
+    const log = options.log?.child({ component: 'queue' });
+    const onError = (err: Error): void => log?.warn({ err }, 'trial queue connection error');
+    this.queue.on('error', onError);
+    this.#worker.on('error', onError);
   }
 
   static async open(options: TrialQueueOptions): Promise<TrialQueue> {

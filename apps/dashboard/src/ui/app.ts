@@ -22,7 +22,7 @@ function header(): HTMLElement {
     dot.setAttribute('data-state', state);
     dot.textContent = state === 'open' ? 'live' : state;
   });
-  // Where reads need the token too (`--http-read-token-required`), pages answer 401 until one
+  // Where reads need the token too (`--read-token-required`), pages answer 401 until one
   // is entered here; the event stream then reconnects with it.
   const tokenButton = h('button', { class: 'link', 'data-testid': 'token-button' });
   const syncToken = (): void => {
