@@ -37,7 +37,12 @@ export {
 } from './synthetic/synthesize.js';
 export { PROFILES, type SyntheticLike, type SyntheticProfile } from './synthetic/profiles.js';
 export { regressionMetrics, type RegressionMetrics } from './synthetic/estimators.js';
-export type { Ceilings, CeilingName } from './synthetic/ceilings.js';
+export {
+  CEILING_KINDS,
+  type CeilingKind,
+  type CeilingName,
+  type Ceilings,
+} from './synthetic/ceilings.js';
 export {
   batchCount,
   epochOrder,

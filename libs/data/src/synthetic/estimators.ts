@@ -60,6 +60,25 @@ export function textFeatures(text: string): number[] {
   return [count > 0 ? sum / count : 0, count > 0 ? 1 : 0];
 }
 
+/** Column of each distinct word of `texts` (split on white space), in order of first use. */
+export function wordIndex(texts: readonly string[]): ReadonlyMap<string, number> {
+  const index = new Map<string, number>();
+  for (const t of texts)
+    for (const w of t.split(/\s+/)) if (w && !index.has(w)) index.set(w, index.size);
+  return index;
+}
+
+/** How often each indexed word occurs in `text`, divided by its word count (words not indexed are skipped). */
+export function bagOfWords(text: string, index: ReadonlyMap<string, number>): number[] {
+  const row = new Array<number>(index.size).fill(0);
+  const words = text.split(/\s+/).filter((w) => w);
+  for (const w of words) {
+    const j = index.get(w);
+    if (j !== undefined) row[j] = (row[j] ?? 0) + 1 / words.length;
+  }
+  return row;
+}
+
 /** Mean and standard deviation of each channel over a sequence's valid steps. */
 export function sequenceFeatures(row: Float32Array, length: number, dim: number): number[] {
   const mean = new Float64Array(dim);

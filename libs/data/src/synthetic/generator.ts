@@ -19,14 +19,16 @@ export const MODEL = {
   /** Share of clips whose words carry no sentiment: only tone and face tell (complementarity). */
   neutralTextShare: 0.15,
   /** Std (valence units) of each sentiment word around 1.5 z. */
-  wordNoise: 1.3,
-  negationShare: 0.15,
+  wordNoise: 0.8,
+  negationShare: 0.08,
   intensifierShare: 0.2,
   /** Std of the clip-level noise on the acoustic / visual readings of z (not averaged away over time). */
   acousticDelivery: 0.6,
   visualDelivery: 0.8,
   /** Share of visual frames where "the face was lost": an all-zero row inside the valid length. */
   faceLostShare: 0.02,
+  /** Sentiment phrases per clip: 1 + Poisson(words x this). */
+  sentimentSlotsPerWord: 0.25,
 } as const;
 
 const SPLIT_CODE: Record<SplitName, number> = { train: 1, valid: 2, test: 3 };
@@ -150,7 +152,7 @@ function utterance(
   const n = clamp(Math.round(Math.exp(Math.log(p.medianWords) + 0.55 * rng.normal())), 1, 60);
   const words: string[][] = Array.from({ length: n }, () => [pick(rng, fillers)]);
   if (informative) {
-    const k = Math.min(n, 1 + poisson(rng, n / 8));
+    const k = Math.min(n, 1 + poisson(rng, n * MODEL.sentimentSlotsPerWord));
     // k distinct slots by a partial Fisher-Yates over the positions.
     const slots = Array.from({ length: n }, (_, i) => i);
     for (let j = 0; j < k; j++) {
