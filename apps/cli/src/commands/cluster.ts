@@ -11,6 +11,7 @@ import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import { describeSupervision, type SupervisionEvent } from '../cluster/supervisor.js';
 import { ApiError, type ApiClient } from '../cluster/api-client.js';
+import { bestTestReport } from '../output/best-test.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
 import { seedSavePath } from './shared.js';
 
@@ -163,6 +164,7 @@ export async function runUp(o: UpOptions): Promise<void> {
           out(
             `best ${s.metric.name}: ${s.best.value.toFixed(4)} (config ${s.best.configKey}); details: mmim sweep best ${s.id} --run-dir ${o.runDir}`,
           );
+          for (const line of await bestTestReport(cluster.api, s)) out(line);
         }
         if (o.exitWhenDone) return;
         if (!o.json) out('sweep done; the cluster stays up until Ctrl-C');
