@@ -116,8 +116,11 @@ describe('coordinator + workers as processes', { timeout: 60_000 }, () => {
     const { code } = await bad.exited;
     assert.equal(code, 3);
     const refusal = await bad.log.waitFor((l) => l.msg === 'join refused', 1000);
-    assert.equal(refusal['code'], grpc.status.UNAUTHENTICATED);
-    assert.match(String(refusal['err']), /wrong join token/);
+    // The error itself, with its stack (issue 15 item 6), not only its message.
+    const err = refusal['err'] as { code?: number; message?: string; stack?: string };
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.match(err.message ?? '', /wrong join token/);
+    assert.match(err.stack ?? '', /FatalJoinError: [\s\S]*\n\s+at /);
     assert.equal(coordinator.log.count(registered('intruder')), 0);
   });
 
