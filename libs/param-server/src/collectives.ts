@@ -150,6 +150,16 @@ export class RedisCollectives {
   }
 
   /**
+   * Remove this rank's all-gather parts of (tag, step) for each tag, once every peer has read
+   * them (the caller knows when: e.g. all peers reached a later collective). Parts expire after
+   * `ttlMs` anyway; at many steps per second that is gigabytes a trial holds for nothing.
+   */
+  async dropOwnParts(tags: readonly string[], step: number): Promise<void> {
+    if (tags.length === 0) return;
+    await this.client.unlink(...tags.map((t) => this.keys.collective(t, step, this.rank, 0)));
+  }
+
+  /**
    * Personalised exchange: `byDest[d]` are this rank's parts for rank d (any number, each one
    * Redis value); returns, for every source rank in rank order, the parts it addressed to this
    * rank (this rank's own `byDest[rank]` as given). Each part is read by its one addressee, which

@@ -3,7 +3,7 @@
  * passes with dropout on:
  * - owner-sharded (the training path): K = 1, 2, 3, 4 processes, each stepping only the chunks it
  *   owns and publishing them to the live state, end with one worker's parameters (1e-5 relative
- *   per tensor), and K = 2 on a real 3-master Redis Cluster ends bit for bit where it does on one
+ *   per tensor), and on a real 3-master Redis Cluster bit for bit where they do on one
  *   redis-server; the live state keeps at most two versions per chunk;
  * - replicated (every rank sums everything): K = 2, 3 the same, and on the Redis Cluster.
  */
@@ -138,7 +138,7 @@ describe('owner-sharded data parallelism over Redis, real processes', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('leaves at most two versions of each live chunk and no reduce-scatter parts', async () => {
+  it("leaves at most two versions of each live chunk and only the last step's exchange parts", async () => {
     const client = new Redis({ port: redis.port });
     try {
       const keys = await client.keys('*{trial:sharded-k3}:live:*');
@@ -154,23 +154,32 @@ describe('owner-sharded data parallelism over Redis, real processes', () => {
       }
       for (const [chunk, set] of versions)
         assert.ok(set.size <= 2, `chunk ${chunk} kept ${set.size} versions`);
-      // The reduce-scatter's parts were deleted by their readers.
+      // The reduce-scatter's parts were deleted by their readers, the all-gathers' by their
+      // writers one step later: only the last step's are left (rows, sparse, norm per rank).
       assert.deepEqual(await client.keys('*{trial:sharded-k3}:coll:grads:*>*'), []);
+      const parts = await client.keys('*{trial:sharded-k3}:coll:*');
+      assert.ok(parts.length <= 3 * 4, `${parts.length} collective parts left: ${parts.join(' ')}`);
     } finally {
       client.disconnect();
     }
   });
 
-  it('K = 2 owners on a Redis Cluster end bit for bit as on one redis-server', async () => {
-    const ports = ['--redis-cluster', cluster.ports.join(','), '--mode', 'sharded'];
-    const outs = [0, 1].map((r) => path.join(tmp, `sharded-cluster-rank${r}.safetensors`));
-    await Promise.all(outs.map((out, r) => runRank(0, 'sharded-cluster', r, 2, out, ports)));
-    const single = await loadMmimWeights(path.join(tmp, 'sharded-k2-rank0.safetensors'));
-    for (const out of outs) {
-      const got = await loadMmimWeights(out);
-      assert.equal(got.state.size, single.state.size);
-      for (const [name, v] of single.state)
-        assert.deepEqual(got.state.get(name), v, `${name} differs on the cluster`);
+  it('K = 1, 2, 3, 4 owners on a Redis Cluster end bit for bit as on one redis-server', async () => {
+    for (const K of [1, 2, 3, 4]) {
+      const ports = ['--redis-cluster', cluster.ports.join(','), '--mode', 'sharded'];
+      const outs = Array.from({ length: K }, (_, r) =>
+        path.join(tmp, `sharded-cluster-k${K}-rank${r}.safetensors`),
+      );
+      await Promise.all(
+        outs.map((out, r) => runRank(0, `sharded-cluster-k${K}`, r, K, out, ports)),
+      );
+      const single = await loadMmimWeights(path.join(tmp, `sharded-k${K}-rank0.safetensors`));
+      for (const out of outs) {
+        const got = await loadMmimWeights(out);
+        assert.equal(got.state.size, single.state.size);
+        for (const [name, v] of single.state)
+          assert.deepEqual(got.state.get(name), v, `K=${K}: ${name} differs on the cluster`);
+      }
     }
   });
 });

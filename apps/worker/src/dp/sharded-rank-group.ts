@@ -90,7 +90,10 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
   private chunkVersions: number[] = [];
   private previous = new Map<number, number>();
   private version = 0;
+  /** The data-parallel step (one per allGather of coupling rows); names the collectives. */
   private step = 0;
+  /** Norm sums taken in the current step (two with update_batch: the batch's and the sum's). */
+  private sums = 0;
   /** Payload bytes of the live-state writes and reads (the collectives count their own). */
   private liveBytes = 0;
   /** Milliseconds spent inside collectives and live-state I/O (waits included). */
@@ -153,9 +156,14 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
   }
 
   async allGather(rows: CouplingRows): Promise<CouplingRows> {
+    const step = ++this.step;
+    this.sums = 0;
     const parts = await this.timed(() =>
-      this.collectives.allGather('rows', this.step, encodeCoupling(rows)),
+      this.collectives.allGather('rows', step, encodeCoupling(rows)),
     );
+    // Every peer has written this step's rows, so it has read all of the previous step's parts:
+    // this rank's can go (its reduce-scatter parts were already deleted by their readers).
+    await this.collectives.dropOwnParts(['rows', 'sparse', 'ssq0', 'ssq1'], step - 1);
     return gatherCoupling(parts.map((b, r) => decodeCoupling(b, `coupling rows of rank ${r}`)));
   }
 
@@ -194,7 +202,6 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
         this.collectives.allToAll('grads', step, byDest),
       ]),
     );
-    this.step++;
     if (gathered.status === 'rejected') throw gathered.reason;
     const perRank = gathered.value.map((b, r) => decodeFrames(b, `step ${step}, rank ${r}`));
     perRank.forEach((f, r) => {
@@ -261,7 +268,8 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
   async sumOverRanks(x: number): Promise<number> {
     const b = Buffer.alloc(8);
     b.writeDoubleLE(x);
-    const parts = await this.timed(() => this.collectives.allGather('ssq', this.step++, b));
+    const tag = `ssq${this.sums++}`;
+    const parts = await this.timed(() => this.collectives.allGather(tag, this.step, b));
     // Rank order: every rank adds the same numbers in the same order.
     return parts.reduce((sum, p) => sum + p.readDoubleLE(0), 0);
   }
@@ -277,7 +285,6 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
         for (const c of mine) this.writeChunk(p, c as ChunkInfo, version, host);
       }),
     );
-    this.step++;
     const theirs = [...touched].filter((c) => this.owners[c] !== this.rank).sort((a, b) => a - b);
     const bufs = await this.timed(() =>
       this.live.readChunks(
@@ -305,11 +312,10 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
     if (this.rank === 0) await this.live.fence();
     const version = this.version; // 0: this attempt's first copy of every chunk
     await this.timed(() =>
-      this.collectives.barrier('start', this.step, (p) => {
+      this.collectives.barrier('start', 0, (p) => {
         for (const c of shard.chunks) this.writeChunk(p, c as ChunkInfo, version, host);
       }),
     );
-    this.step++;
     if (this.rank === 0) {
       await this.commit(cursor);
       // The older attempts' copies are no longer named by the head.
