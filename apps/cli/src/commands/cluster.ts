@@ -153,7 +153,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     }
     if (o.sweep !== undefined) {
       const text = fs.readFileSync(o.sweep, 'utf8');
-      const { sweep } = await cluster.api.createSweep(text);
+      const { sweep } = await cluster.api.createSweep(text, o.sweep);
       if (!o.json)
         out(`sweep      ${sweep.id} started: open ${cluster.httpUrl}/#/sweeps/${sweep.id}`);
       const finished = watchSweep(cluster, sweep.id, o.json ?? false);
