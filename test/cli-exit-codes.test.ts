@@ -102,6 +102,29 @@ describe('mmim exit codes and messages without a coordinator', () => {
     });
   });
 
+  it("the apps' own entry points take --help too (the coordinator said unknown option)", async () => {
+    const runs = await pooled(
+      ['apps/coordinator/src/main.ts', 'apps/worker/src/main.ts'].map(
+        (main) => () =>
+          new Promise<Run & { main: string }>((resolve) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', main, '--help'], {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let stdout = '';
+            let stderr = '';
+            child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+            child.on('close', (code) => resolve({ main, code, stdout, stderr }));
+          }),
+      ),
+      2,
+    );
+    for (const r of runs) {
+      assert.equal(r.code, 0, `${r.main} --help: ${r.stderr}`);
+      assert.match(r.stdout, /^usage: /, r.main);
+    }
+  });
+
   it('exits 2 on bad usage everywhere (1 before in several places)', async () => {
     const cases: [string[], RegExp][] = [
       [['data', 'synth', '--like', 'imdb', '--out', path.join(tmp, 'x')], /--like must be mosi/],
