@@ -23,7 +23,7 @@ export interface BestTestRow {
  * spec exactly as its workers made it (the same seed and sizes); null for a dataset file, which
  * this command does not load again.
  */
-async function constantMae(trial: TrialRecord): Promise<number | null> {
+export async function constantMae(trial: TrialRecord): Promise<number | null> {
   const data = trial.spec['data'] as { kind?: unknown } | undefined;
   if (data?.kind !== 'synthetic') return null;
   // Loaded only here: the trainer pulls in TF.js, which the rest of `mmim up` does not need.
