@@ -7,6 +7,9 @@
 #   MMIM_ADMIN_TOKEN_FILE  default /run/secrets/admin-token  (coordinator; used when present)
 #   MMIM_REDIS_URL_FILE    read into MMIM_REDIS_URL when that is unset (the URL carries the
 #                          Redis password, so it is passed in the environment, not as --redis)
+#   MMIM_EXCHANGE_REDIS_URL_FILE   read into MMIM_EXCHANGE_REDIS_URL when that is unset, the
+#                          same way: workers' second Redis for the per-step exchange and the live
+#                          model state (not --exchange-redis; an empty file: one Redis for all)
 # Other settings:
 #   MMIM_CLI               default /app/apps/cli/bin/mmim.js
 #   MMIM_GRPC_PORT, MMIM_HTTP_PORT   coordinator ports (50051, 8080)
@@ -19,6 +22,10 @@ set -eu
 if [ -n "${MMIM_REDIS_URL_FILE:-}" ] && [ -z "${MMIM_REDIS_URL:-}" ]; then
   MMIM_REDIS_URL="$(cat "$MMIM_REDIS_URL_FILE")"
   export MMIM_REDIS_URL
+fi
+if [ -n "${MMIM_EXCHANGE_REDIS_URL_FILE:-}" ] && [ -z "${MMIM_EXCHANGE_REDIS_URL:-}" ]; then
+  MMIM_EXCHANGE_REDIS_URL="$(cat "$MMIM_EXCHANGE_REDIS_URL_FILE")"
+  export MMIM_EXCHANGE_REDIS_URL
 fi
 
 cli="${MMIM_CLI:-/app/apps/cli/bin/mmim.js}"

@@ -1,12 +1,14 @@
 /**
  * deploy/compose: the compose file validates against the Compose Specification's JSON schema
  * (the copy dclint 3.1.0 ships, pinned; ajv, draft-07), a wrong key fails it, and the
- * services hold together (Redis durable, one GPU per worker, secrets git-ignored).
+ * services hold together (Redis durable, the exchange Redis without persistence, one GPU per
+ * worker, secrets git-ignored).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
@@ -15,6 +17,7 @@ import { parse } from 'yaml';
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const COMPOSE_DIR = path.join(REPO, 'deploy', 'compose');
 const COMPOSE_FILE = path.join(COMPOSE_DIR, 'docker-compose.yml');
+const MAKE_SECRETS = path.join(REPO, 'deploy', 'make-secrets.sh');
 
 interface Service {
   image?: string;
@@ -27,6 +30,8 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   configs?: { source: string; target: string }[];
   command?: string[];
+  tmpfs?: string[];
+  healthcheck?: { test: string[] };
   deploy?: {
     resources?: {
       reservations?: {
@@ -124,13 +129,76 @@ describe('deploy/compose', () => {
     assert.ok((redis as Record<string, unknown>)['healthcheck']);
   });
 
+  it('runs the exchange Redis without persistence, with maxmemory, noeviction and its own password', () => {
+    const c = load();
+    const ex = c.services['exchange-redis'];
+    assert.ok(ex, 'an exchange-redis service');
+    assert.equal(ex.image, c.services['redis']!.image, 'the same Redis image as the durable one');
+    const conf = ex.configs?.find((x) => x.target === '/usr/local/etc/redis/redis.conf');
+    assert.ok(conf, 'a config mounted where redis-server reads it');
+    const confFile = path.resolve(COMPOSE_DIR, c.configs[conf.source]!.file);
+    assert.equal(confFile, path.join(REPO, 'deploy', 'k8s', 'base', 'exchange-redis.conf'));
+    const text = fs.readFileSync(confFile, 'utf8');
+    assert.match(text, /^appendonly no$/m);
+    assert.match(text, /^save ""$/m);
+    assert.match(text, /^maxmemory-policy noeviction$/m);
+    assert.doesNotMatch(text, /^(appendonly yes|save \d)/m);
+    const command = ex.command?.join(' ') ?? '';
+    assert.match(command, /^exec redis-server \/usr\/local\/etc\/redis\/redis.conf /);
+    assert.match(command, / --maxmemory "\$\{MMIM_EXCHANGE_REDIS_MAXMEMORY:-\d+gb\}" /);
+    // No command-line flag turns persistence back on.
+    assert.doesNotMatch(command, /--appendonly|--save/);
+    // Its own password, read from its own secret at start; never the durable Redis's.
+    assert.match(command, /--requirepass "\$\$\(cat \/run\/secrets\/exchange-redis-password\)"/);
+    assert.deepEqual(ex.secrets, ['exchange-redis-password']);
+    assert.match(ex.healthcheck?.test.join(' ') ?? '', /exchange-redis-password.*redis-cli ping/);
+    // Nothing on a volume: /data (the image's VOLUME) is a tmpfs.
+    assert.equal(ex.volumes, undefined);
+    assert.deepEqual(ex.tmpfs, ['/data']);
+  });
+
+  it("writes, with the header's make-secrets.sh command, URLs that name these services", () => {
+    const header = fs
+      .readFileSync(COMPOSE_FILE, 'utf8')
+      .match(/^#\s+deploy\/make-secrets\.sh (.*)$/m);
+    assert.ok(header, 'the header says how to write the secrets');
+    const args = header[1]!.trim().split(/\s+/);
+    assert.equal(args[0], 'deploy/compose/secrets');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-compose-secrets-'));
+    try {
+      execFileSync('sh', [MAKE_SECRETS, dir, ...args.slice(1)], { stdio: 'pipe' });
+      const c = load();
+      for (const name of Object.keys(c.secrets)) {
+        assert.ok(fs.existsSync(path.join(dir, name)), `make-secrets.sh writes ${name}`);
+      }
+      const read = (f: string): string => fs.readFileSync(path.join(dir, f), 'utf8');
+      const url = new URL(read('exchange-redis-url'));
+      assert.equal(url.hostname, 'exchange-redis');
+      assert.ok(url.hostname in c.services, 'the URL names the compose service');
+      assert.equal(url.port, '6379');
+      assert.equal(decodeURIComponent(url.password), read('exchange-redis-password'));
+      assert.notEqual(read('exchange-redis-password'), read('redis-password'));
+      assert.ok(new URL(read('redis-url')).hostname in c.services);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('starts the coordinator after a healthy Redis, workers after a healthy coordinator', () => {
     const c = load();
     assert.equal(c.services['coordinator']!.depends_on?.['redis']?.condition, 'service_healthy');
     for (const [name, s] of Object.entries(c.services).filter(([n]) => n.startsWith('worker-'))) {
       assert.equal(s.depends_on?.['coordinator']?.condition, 'service_healthy', name);
+      assert.equal(s.depends_on?.['exchange-redis']?.condition, 'service_healthy', name);
       assert.equal(s.environment?.['MMIM_COORDINATOR'], 'coordinator:50051', name);
-      assert.deepEqual(s.secrets, ['join-token', 'redis-url'], name);
+      assert.deepEqual(s.secrets, ['join-token', 'redis-url', 'exchange-redis-url'], name);
+      // Compose mounts a service's secrets at /run/secrets/<name>; the entry point reads them.
+      assert.equal(s.environment?.['MMIM_REDIS_URL_FILE'], '/run/secrets/redis-url', name);
+      assert.equal(
+        s.environment?.['MMIM_EXCHANGE_REDIS_URL_FILE'],
+        '/run/secrets/exchange-redis-url',
+        name,
+      );
       assert.equal(
         s.volumes?.[0],
         '${MMIM_DATA_DIR:-../../data}:/app/data:ro',

@@ -1,7 +1,8 @@
 /**
  * deploy/k8s: every overlay renders with kubectl's kustomize, every object validates against
  * the Kubernetes schemas (kubernetes-models 5.1.0, pinned), a wrong field fails validation,
- * and the objects hold together (references, selectors, probes, GPUs, Redis durability).
+ * and the objects hold together (references, selectors, probes, GPUs, Redis durability, the
+ * exchange Redis without persistence and the workers' URL to it).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -44,6 +45,32 @@ function envValue(c: IContainer, envName: string): string | undefined {
   return c.env?.find((e) => e.name === envName)?.value;
 }
 
+/** Bytes of a Redis memory size (`8gb`, `512mb`: powers of 1024, as redis.conf reads them). */
+function redisBytes(size: string): number {
+  const m = /^(\d+)(kb|mb|gb)?$/i.exec(size);
+  assert.ok(m, `a Redis memory size: '${size}'`);
+  const unit = { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[m[2]?.toLowerCase() ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+/** Bytes of a Kubernetes binary-suffixed quantity (`12Gi`, `512Mi`). */
+function quantityBytes(q: string | number | undefined): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(String(q));
+  assert.ok(m, `a binary quantity: '${String(q)}'`);
+  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+function decodedSecret(objects: readonly K8sObject[]): Record<string, string> {
+  const secret = objects.find((o) => o.kind === 'Secret') as unknown as ISecret;
+  return Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [
+      k,
+      Buffer.from(v, 'base64').toString('utf8'),
+    ]),
+  );
+}
+
 const rendered = new Map<string, K8sObject[]>();
 const secretsUsed = new Map<string, Record<string, string>>();
 
@@ -76,6 +103,10 @@ describe('deploy/k8s', () => {
         'StatefulSet/mmim-redis',
         'Service/mmim-redis',
         'NetworkPolicy/mmim-redis',
+        'ConfigMap/mmim-exchange-redis-config',
+        'Deployment/mmim-exchange-redis',
+        'Service/mmim-exchange-redis',
+        'NetworkPolicy/mmim-exchange-redis',
       ]) {
         assert.ok(
           kinds.includes(expected),
@@ -397,15 +428,100 @@ describe('deploy/k8s', () => {
     }
   });
 
+  it('runs the exchange Redis without persistence: no volume claim, no AOF or RDB, maxmemory', () => {
+    for (const [overlay, objects] of rendered) {
+      assert.equal(
+        objects.some((o) => o.kind === 'StatefulSet' && o.metadata?.name === 'mmim-exchange-redis'),
+        false,
+        overlay,
+      );
+      const dep = find<IDeployment>(objects, 'Deployment', 'mmim-exchange-redis');
+      assert.equal(dep.spec?.replicas, 1, `${overlay}: one server for all ranks`);
+      assert.equal(dep.spec?.strategy?.type, 'Recreate', `${overlay}: two must never overlap`);
+      const pod = dep.spec!.template.spec!;
+      const c = container(dep, 'redis');
+      assert.equal(
+        c.image,
+        container(find<IStatefulSet>(objects, 'StatefulSet', 'mmim-redis'), 'redis').image,
+      );
+      // Every volume is scratch or config: nothing outlives the pod.
+      for (const v of pod.volumes ?? []) {
+        assert.ok(
+          v.emptyDir ?? v.configMap,
+          `${overlay}: volume ${v.name} is an emptyDir or config`,
+        );
+      }
+      const dataMount = c.volumeMounts?.find((m) => m.mountPath === '/data');
+      assert.ok(pod.volumes?.find((v) => v.name === dataMount?.name)?.emptyDir, '/data: emptyDir');
+      const configVolume = pod.volumes?.find((v) => v.configMap);
+      const configMount = c.volumeMounts?.find((m) => m.name === configVolume?.name);
+      assert.deepEqual(c.command?.slice(0, 2), [
+        'redis-server',
+        `${configMount?.mountPath}/redis.conf`,
+      ]);
+      const conf = find<IConfigMap>(objects, 'ConfigMap', configVolume!.configMap!.name!).data![
+        'redis.conf'
+      ]!;
+      assert.match(conf, /^appendonly no$/m, overlay);
+      assert.match(conf, /^save ""$/m, overlay);
+      assert.match(conf, /^maxmemory-policy noeviction$/m, overlay);
+      const args = c.command!.slice(2);
+      assert.equal(
+        args.some((a) => a === '--appendonly' || a === '--save'),
+        false,
+        'no flag turns persistence back on',
+      );
+      const flag = (f: string): string | undefined => args[args.indexOf(f) + 1];
+      assert.equal(flag('--dir'), '/data');
+      assert.equal(flag('--requirepass'), '$(REDIS_PASSWORD)');
+      assert.equal(
+        c.env?.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef?.key,
+        'exchange-redis-password',
+        'its own password',
+      );
+      // maxmemory set, below the container's memory limit (no fork: no copy-on-write headroom
+      // needed, but room for fragmentation and client buffers).
+      const maxmemory = redisBytes(flag('--maxmemory') ?? '');
+      const limit = quantityBytes(c.resources?.limits?.['memory']);
+      assert.ok(maxmemory >= 1024 ** 3, `${overlay}: maxmemory ${maxmemory}`);
+      assert.ok(maxmemory <= 0.8 * limit, `${overlay}: maxmemory ${maxmemory} vs limit ${limit}`);
+      assert.ok(c.readinessProbe?.exec?.command?.join(' ').includes('redis-cli ping'));
+    }
+  });
+
+  it('gives every worker the exchange Redis URL as a file from the mounted Secret', () => {
+    for (const [overlay, objects] of rendered) {
+      const worker = find<IDeployment>(objects, 'Deployment', 'mmim-worker');
+      const c = container(worker, 'worker');
+      const file = envValue(c, 'MMIM_EXCHANGE_REDIS_URL_FILE');
+      assert.ok(file, `${overlay}: MMIM_EXCHANGE_REDIS_URL_FILE`);
+      // The file is a key of the Secret, mounted where the variable says.
+      const volume = worker.spec!.template.spec!.volumes?.find((v) =>
+        v.secret?.items?.some((i) => i.key === 'exchange-redis-url'),
+      );
+      assert.ok(volume, `${overlay}: a volume with the exchange-redis-url key`);
+      const mount = c.volumeMounts?.find((m) => m.name === volume.name);
+      const item = volume.secret!.items!.find((i) => i.key === 'exchange-redis-url')!;
+      assert.equal(file, `${mount?.mountPath}/${item.path}`, overlay);
+      assert.equal(
+        c.env?.some((e) => e.name === 'MMIM_EXCHANGE_REDIS_URL'),
+        false,
+        'the entry point sets it from the file',
+      );
+      // The URL names the exchange Redis's Service and port and carries its password.
+      const decoded = decodedSecret(objects);
+      const url = new URL(decoded['exchange-redis-url'] ?? '');
+      const svc = find<IService>(objects, 'Service', 'mmim-exchange-redis');
+      assert.equal(url.hostname, svc.metadata?.name, overlay);
+      assert.equal(Number(url.port), svc.spec?.ports?.[0]?.port);
+      assert.equal(decodeURIComponent(url.password), decoded['exchange-redis-password']);
+      assert.notEqual(decoded['exchange-redis-password'], decoded['redis-password']);
+    }
+  });
+
   it('renders the secrets written by make-secrets.sh, and git ignores the secret files', () => {
     for (const [overlay, objects] of rendered) {
-      const secret = objects.find((o) => o.kind === 'Secret') as unknown as ISecret;
-      const decoded = Object.fromEntries(
-        Object.entries(secret.data ?? {}).map(([k, v]) => [
-          k,
-          Buffer.from(v, 'base64').toString('utf8'),
-        ]),
-      );
+      const decoded = decodedSecret(objects);
       assert.deepEqual(decoded, secretsUsed.get(overlay), overlay);
       assert.match(decoded['join-token'] ?? '', /^[0-9a-f]{64}$/);
       assert.equal(
@@ -414,7 +530,14 @@ describe('deploy/k8s', () => {
         'the URL carries the password Redis is started with',
       );
     }
-    for (const file of ['join-token', 'admin-token', 'redis-password', 'redis-url']) {
+    for (const file of [
+      'join-token',
+      'admin-token',
+      'redis-password',
+      'redis-url',
+      'exchange-redis-password',
+      'exchange-redis-url',
+    ]) {
       const ignored = execFileSync('git', ['check-ignore', `deploy/k8s/base/secrets/${file}`], {
         cwd: REPO,
         encoding: 'utf8',

@@ -1,8 +1,9 @@
 /**
  * The images' commands as plain processes (no Docker engine here): the entry point starts the
  * coordinator and a CPU worker exactly as the containers do, with secrets in files and the
- * Redis URL in the environment; the images' health checks pass against them, and the worker
- * shows up at the coordinator.
+ * Redis URL in the environment (the worker's exchange Redis URL from its file, as compose and
+ * Kubernetes mount it); the images' health checks pass against them, and the worker shows up at
+ * the coordinator.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +43,8 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
   fs.writeFileSync(joinFile, 'deploy-join-token-0123456789abcdef\n', { mode: 0o600 });
   fs.writeFileSync(adminFile, 'deploy-admin-token-0123456789abcdef\n', { mode: 0o600 });
   let redis: RedisServerHandle;
+  let exchangeRedis: RedisServerHandle;
+  const exchangeUrlFile = path.join(dir, 'exchange-redis-url');
   let grpcPort = 0;
   let httpPort = 0;
   const children: ChildProcess[] = [];
@@ -58,6 +61,8 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
 
   before(async () => {
     redis = await startRedisServer();
+    exchangeRedis = await startRedisServer();
+    fs.writeFileSync(exchangeUrlFile, `redis://127.0.0.1:${exchangeRedis.port}`, { mode: 0o600 });
     grpcPort = await freePort();
     httpPort = await freePort();
     env = {
@@ -66,6 +71,7 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
       MMIM_JOIN_TOKEN_FILE: joinFile,
       MMIM_ADMIN_TOKEN_FILE: adminFile,
       MMIM_REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      MMIM_EXCHANGE_REDIS_URL_FILE: exchangeUrlFile,
       MMIM_GRPC_PORT: String(grpcPort),
       MMIM_HTTP_PORT: String(httpPort),
       MMIM_COORDINATOR: `127.0.0.1:${grpcPort}`,
@@ -81,6 +87,7 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
       children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
     );
     await redis?.stop();
+    await exchangeRedis?.stop();
   });
 
   it('starts the coordinator, and its gRPC and HTTP health checks pass', async () => {
@@ -107,7 +114,7 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
   });
 
   it('starts a CPU worker that joins the coordinator and passes its health check', async () => {
-    entrypoint('worker');
+    const worker = entrypoint('worker');
     await until('the worker at the coordinator', 180_000, async () => {
       const r = await fetch(`http://127.0.0.1:${httpPort}/api/workers`);
       const { workers } = (await r.json()) as { workers: { name: string; state: string }[] };
@@ -118,6 +125,16 @@ describe('the images commands as plain processes', { timeout: 300_000 }, () => {
       env,
     });
     assert.equal(check.status, 0, check.stderr);
+    // The entry point exec'd the worker (same pid) with the exchange Redis URL from its file in
+    // the environment, and neither URL on its command line.
+    const environ = fs.readFileSync(`/proc/${worker.pid}/environ`, 'utf8').split('\0');
+    assert.ok(
+      environ.includes(`MMIM_EXCHANGE_REDIS_URL=redis://127.0.0.1:${exchangeRedis.port}`),
+      'MMIM_EXCHANGE_REDIS_URL exported to the worker',
+    );
+    const cmdline = fs.readFileSync(`/proc/${worker.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(cmdline.includes('worker'), cmdline.join(' '));
+    assert.ok(!cmdline.some((a) => a.includes('redis://')), cmdline.join(' '));
     // The worker keeps its liveness file fresh; a stale one fails the check.
     const alive = fs.statSync(path.join(dir, 'worker-alive'));
     assert.ok(Date.now() - alive.mtimeMs < 30_000, 'liveness file touched recently');

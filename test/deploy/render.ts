@@ -51,12 +51,16 @@ export function renderOverlay(kubectl: string, overlay: string): Rendered {
     const tree = path.join(tmp, 'k8s');
     fs.cpSync(K8S_DIR, tree, { recursive: true });
     const secretsDir = path.join(tree, 'base', 'secrets');
+    // The hosts are the base's Services, as docs/operations.md tells operators to run it.
     execFileSync(
       'sh',
-      [path.join(REPO, 'deploy', 'make-secrets.sh'), secretsDir, 'mmim-redis:6379'],
-      {
-        stdio: 'pipe',
-      },
+      [
+        path.join(REPO, 'deploy', 'make-secrets.sh'),
+        secretsDir,
+        'mmim-redis:6379',
+        'mmim-exchange-redis:6379',
+      ],
+      { stdio: 'pipe' },
     );
     const secrets: Record<string, string> = {};
     for (const name of fs.readdirSync(secretsDir)) {

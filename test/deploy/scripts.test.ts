@@ -1,7 +1,7 @@
 /**
  * The scripts the images and manifests run, as real processes: the health checks against a
  * real gRPC health service (plain and TLS) and a real HTTP server, the entry point's command
- * lines, make-secrets.sh, and redis.conf loaded by a real redis-server.
+ * lines, make-secrets.sh, and redis.conf and exchange-redis.conf loaded by a real redis-server.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +20,7 @@ const WORKER_HEALTH = path.join(REPO, 'deploy', 'healthcheck', 'worker-health.mj
 const ENTRYPOINT = path.join(REPO, 'deploy', 'docker', 'entrypoint.sh');
 const MAKE_SECRETS = path.join(REPO, 'deploy', 'make-secrets.sh');
 const REDIS_CONF = path.join(REPO, 'deploy', 'k8s', 'base', 'redis.conf');
+const EXCHANGE_REDIS_CONF = path.join(REPO, 'deploy', 'k8s', 'base', 'exchange-redis.conf');
 
 interface Result {
   status: number | null;
@@ -266,30 +267,38 @@ describe('deploy/docker/entrypoint.sh', () => {
   let env: NodeJS.ProcessEnv;
   before(() => {
     dir = tmpDir('entry');
-    // A CLI that prints the arguments it got and the Redis URL it sees.
+    // A CLI that prints the arguments it got and the Redis URLs it sees.
     fs.writeFileSync(
       path.join(dir, 'cli.mjs'),
-      'console.log(JSON.stringify({ argv: process.argv.slice(2), redis: process.env.MMIM_REDIS_URL ?? null }));\n',
+      'console.log(JSON.stringify({ argv: process.argv.slice(2), redis: process.env.MMIM_REDIS_URL ?? null, exchange: process.env.MMIM_EXCHANGE_REDIS_URL ?? null }));\n',
     );
     fs.writeFileSync(path.join(dir, 'join-token'), 'j'.repeat(64));
     fs.writeFileSync(path.join(dir, 'admin-token'), 'a'.repeat(64));
     fs.writeFileSync(path.join(dir, 'redis-url'), 'redis://:pw@redis:6379/0');
+    // As make-secrets.sh writes it (no newline); a trailing one, as an editor leaves, is dropped.
+    fs.writeFileSync(path.join(dir, 'exchange-redis-url'), 'redis://:xpw@exchange-redis:6379/0\n');
     env = {
       MMIM_CLI: path.join(dir, 'cli.mjs'),
       MMIM_JOIN_TOKEN_FILE: path.join(dir, 'join-token'),
       MMIM_ADMIN_TOKEN_FILE: path.join(dir, 'admin-token'),
       MMIM_REDIS_URL_FILE: path.join(dir, 'redis-url'),
+      MMIM_EXCHANGE_REDIS_URL_FILE: path.join(dir, 'exchange-redis-url'),
+      // Not inherited from whoever runs the tests.
+      MMIM_REDIS_URL: '',
+      MMIM_EXCHANGE_REDIS_URL: '',
     };
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const entry = async (
-    args: string[],
-    extra: NodeJS.ProcessEnv = {},
-  ): Promise<{ argv: string[]; redis: string | null }> => {
+  interface Seen {
+    argv: string[];
+    redis: string | null;
+    exchange: string | null;
+  }
+  const entry = async (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Seen> => {
     const r = await run('sh', [ENTRYPOINT, ...args], { ...env, ...extra });
     assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { argv: string[]; redis: string | null };
+    return JSON.parse(r.stdout) as Seen;
   };
 
   it('starts the coordinator on all interfaces with the token files, the Redis URL from its file', async () => {
@@ -357,6 +366,27 @@ describe('deploy/docker/entrypoint.sh', () => {
     assert.equal(tls.redis, 'redis://given', 'an explicit MMIM_REDIS_URL wins over the file');
   });
 
+  it('exports the exchange Redis URL from MMIM_EXCHANGE_REDIS_URL_FILE, never on argv', async () => {
+    const worker = await entry(['worker']);
+    assert.equal(worker.exchange, 'redis://:xpw@exchange-redis:6379/0');
+    assert.equal(worker.redis, 'redis://:pw@redis:6379/0', 'each URL from its own file');
+    assert.ok(
+      !worker.argv.some((a) => a.includes('redis://') || a.includes('exchange-redis')),
+      'no --exchange-redis on argv: the URL carries the password',
+    );
+    const given = await entry(['worker'], { MMIM_EXCHANGE_REDIS_URL: 'redis://given-exchange' });
+    assert.equal(given.exchange, 'redis://given-exchange', 'an explicit value wins over the file');
+    const noFile = await entry(['worker'], { MMIM_EXCHANGE_REDIS_URL_FILE: '' });
+    assert.equal(noFile.exchange, '', 'without a file nothing is set (one Redis for all)');
+    const missing = await run('sh', [ENTRYPOINT, 'worker'], {
+      ...env,
+      MMIM_EXCHANGE_REDIS_URL_FILE: path.join(dir, 'no-exchange-url'),
+    });
+    assert.notEqual(missing.status, 0, 'a configured but missing file stops the start');
+    assert.match(missing.stderr, /no-exchange-url/);
+    assert.equal(missing.stdout, '', 'the CLI never ran');
+  });
+
   it('refuses to start without a join token, and runs other commands as given', async () => {
     const none = await run('sh', [ENTRYPOINT, 'worker'], {
       ...env,
@@ -366,24 +396,46 @@ describe('deploy/docker/entrypoint.sh', () => {
     assert.match(none.stderr, /no join token: mount it at .*missing/);
     const other = await run(
       'sh',
-      [ENTRYPOINT, 'node', '-e', 'console.log(process.env.MMIM_REDIS_URL)'],
+      [
+        ENTRYPOINT,
+        'node',
+        '-e',
+        'console.log(process.env.MMIM_REDIS_URL, process.env.MMIM_EXCHANGE_REDIS_URL)',
+      ],
       env,
     );
-    assert.equal(other.stdout.trim(), 'redis://:pw@redis:6379/0');
+    assert.equal(
+      other.stdout.trim(),
+      'redis://:pw@redis:6379/0 redis://:xpw@exchange-redis:6379/0',
+    );
   });
 });
 
 describe('deploy/make-secrets.sh', () => {
-  it('writes four random secrets in a private folder, and keeps existing ones', () => {
+  it('writes six random secrets in a private folder, and keeps existing ones', () => {
     const dir = path.join(tmpDir('secrets'), 'secrets');
     try {
       execFileSync('sh', [MAKE_SECRETS, dir, 'redis.example:6380'], { stdio: 'pipe' });
       assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
       const read = (f: string): string => fs.readFileSync(path.join(dir, f), 'utf8');
-      for (const f of ['join-token', 'admin-token', 'redis-password'])
+      for (const f of ['join-token', 'admin-token', 'redis-password', 'exchange-redis-password'])
         assert.match(read(f), /^[0-9a-f]{64}$/);
       assert.notEqual(read('join-token'), read('admin-token'));
+      assert.notEqual(read('redis-password'), read('exchange-redis-password'));
       assert.equal(read('redis-url'), `redis://:${read('redis-password')}@redis.example:6380/0`);
+      // The exchange host defaults to the compose service.
+      assert.equal(
+        read('exchange-redis-url'),
+        `redis://:${read('exchange-redis-password')}@exchange-redis:6379/0`,
+      );
+      assert.deepEqual(fs.readdirSync(dir).sort(), [
+        'admin-token',
+        'exchange-redis-password',
+        'exchange-redis-url',
+        'join-token',
+        'redis-password',
+        'redis-url',
+      ]);
       const before = read('join-token');
       const again = execFileSync('sh', [MAKE_SECRETS, dir, 'redis.example:6380'], {
         encoding: 'utf8',
@@ -392,6 +444,39 @@ describe('deploy/make-secrets.sh', () => {
       assert.equal(read('join-token'), before);
     } finally {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it('takes the exchange Redis host as a third argument, and refuses bad usage with exit 2', async () => {
+    const dir = path.join(tmpDir('secrets'), 'secrets');
+    try {
+      execFileSync('sh', [MAKE_SECRETS, dir, 'mmim-redis:6379', 'mmim-exchange-redis:6390'], {
+        stdio: 'pipe',
+      });
+      const read = (f: string): string => fs.readFileSync(path.join(dir, f), 'utf8');
+      assert.equal(
+        read('exchange-redis-url'),
+        `redis://:${read('exchange-redis-password')}@mmim-exchange-redis:6390/0`,
+      );
+      assert.equal(read('redis-url'), `redis://:${read('redis-password')}@mmim-redis:6379/0`);
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+    const usage = /^usage: make-secrets\.sh DIR REDIS_HOST:PORT \[EXCHANGE_REDIS_HOST:PORT\]$/m;
+    const scratch = tmpDir('secrets-usage');
+    try {
+      for (const args of [
+        [],
+        [path.join(scratch, 's')],
+        [path.join(scratch, 's'), 'a:1', 'b:2', 'c:3'],
+      ]) {
+        const r = await run('sh', [MAKE_SECRETS, ...args]);
+        assert.equal(r.status, 2, `${args.length} arguments`);
+        assert.match(r.stderr, usage);
+      }
+      assert.equal(fs.existsSync(path.join(scratch, 's')), false, 'nothing written on bad usage');
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
     }
   });
 });
@@ -450,6 +535,87 @@ describe('deploy/k8s/base/redis.conf', () => {
         server.kill('SIGTERM');
         await exited;
       }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/k8s/base/exchange-redis.conf', () => {
+  it('is accepted by a real redis-server: no AOF, no RDB, noeviction at maxmemory, password required', async () => {
+    const dir = tmpDir('exchange-redis');
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    // As the deployments start it, with a small maxmemory to reach it here.
+    const server = spawn(
+      'redis-server',
+      [
+        EXCHANGE_REDIS_CONF,
+        '--dir',
+        dir,
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--maxmemory',
+        '4mb',
+        '--requirepass',
+        'pw',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    server.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    const cli = (...args: string[]): string =>
+      execFileSync('redis-cli', ['-p', String(port), '--no-auth-warning', ...args], {
+        encoding: 'utf8',
+      }).trim();
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!/Ready to accept connections/.test(log)) {
+        if (server.exitCode !== null || Date.now() > deadline) {
+          throw new Error(`redis-server did not start with ${EXCHANGE_REDIS_CONF}:\n${log}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const get = (key: string): string =>
+        cli('-a', 'pw', 'CONFIG', 'GET', key).split('\n')[1] ?? '';
+      assert.equal(get('appendonly'), 'no');
+      assert.equal(get('save'), '', 'no RDB save points');
+      assert.equal(get('maxmemory-policy'), 'noeviction');
+      assert.equal(get('maxmemory'), String(4 * 1024 * 1024));
+      assert.equal(get('timeout'), '0');
+      assert.match(cli('GET', 'k'), /NOAUTH/, 'the password is required');
+      // Past maxmemory a write fails loudly and nothing already there is evicted.
+      // 1 MiB values, as the exchange's parts are (redis-cli -x: the value from stdin).
+      const part = Buffer.alloc(1024 * 1024, 7);
+      const answers: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        answers.push(
+          execFileSync(
+            'redis-cli',
+            ['-p', String(port), '--no-auth-warning', '-a', 'pw', '-x', 'SET', `part:${i}`],
+            { input: part, encoding: 'utf8' },
+          ).trim(),
+        );
+      }
+      assert.ok(answers[0] === 'OK', answers.join(', '));
+      const oom = answers.findIndex((a) => /OOM/.test(a));
+      assert.ok(oom > 0, `an OOM error once full: ${answers.join(', ')}`);
+      assert.equal(cli('-a', 'pw', 'EXISTS', 'part:0'), '1', 'no key evicted');
+    } finally {
+      if (server.exitCode === null) {
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        server.kill('SIGTERM');
+        await exited;
+      }
+    }
+    try {
+      // Shut down with keys in memory: still nothing on disk (no dump.rdb, no appendonlydir).
+      assert.deepEqual(fs.readdirSync(dir), []);
+      assert.doesNotMatch(log, /Saving the final RDB|DB saved on disk/);
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
