@@ -3,7 +3,8 @@
  * then a SIGKILLed coordinator are each reported in one console line and restarted (the worker
  * registers again, the dashboard answers again on the same address, the workers re-register
  * there); SIGINT then ends every process it started, none restarted on the way out. A worker
- * that keeps dying is given up on: a clear line, the cluster stopped, exit code 1.
+ * that keeps dying is given up on: a clear line, the cluster stopped, exit code 1. A SIGTERM
+ * while the cluster is still starting stops what was started (no orphaned Redis or coordinator).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,8 +50,10 @@ describe('mmim up supervises its children', { timeout: 900_000 }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-supervise-'));
   const runDir = path.join(tmp, 'run');
   const started: Up[] = [];
+  const leftovers: number[] = [];
   after(async () => {
-    // Whatever an assertion left running.
+    // Whatever an assertion left running, orphans of a failed run included.
+    for (const pid of leftovers) if (alive(pid)) process.kill(pid, 'SIGKILL');
     for (const u of started) {
       for (const d of descendants(u.proc.pid!)) process.kill(d.pid, 'SIGKILL');
       u.proc.kill('SIGKILL');
@@ -145,6 +148,34 @@ describe('mmim up supervises its children', { timeout: 900_000 }, () => {
     );
     await until('every child gone', 10_000, () =>
       Promise.resolve(pids.every((p) => !alive(p)) || null),
+    );
+  });
+
+  it('SIGTERM while the coordinator is still starting stops what was started', async () => {
+    const u = up(path.join(tmp, 'early'), ['--workers', '1']);
+    started.push(u);
+    const early = await until(
+      'the coordinator process started',
+      120_000,
+      () =>
+        Promise.resolve(
+          descendants(u.proc.pid!).some((d) => isCoordinator(d.cmd))
+            ? descendants(u.proc.pid!)
+            : null,
+        ),
+      50,
+    );
+    leftovers.push(...early.map((d) => d.pid));
+    assert.ok(
+      !u.lines.some((l) => l.startsWith('coordinator ')),
+      `the coordinator was already up: ${u.lines.join('\n')}`,
+    );
+    u.proc.kill('SIGTERM');
+    const { code, signal } = await u.exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, u.stderr());
+    assert.ok(u.lines.includes('stopped before the cluster was up'), u.lines.join('\n'));
+    await until('redis and the coordinator gone', 10_000, () =>
+      Promise.resolve(early.every((d) => !alive(d.pid)) || null),
     );
   });
 

@@ -6,6 +6,7 @@
 export {
   COORDINATOR_MAIN,
   LocalCluster,
+  StartAborted,
   WORKER_MAIN,
   type ChildHandle,
   type LocalClusterOptions,

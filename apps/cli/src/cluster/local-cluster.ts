@@ -63,6 +63,19 @@ export interface LocalClusterOptions {
   supervise?: Partial<RestartPolicyOptions> | true;
   /** Each exit, restart and give-up of a supervised child. */
   onSupervision?: (event: SupervisionEvent) => void;
+  /**
+   * Ends a start in progress (Ctrl-C while the coordinator loads): what was started is stopped
+   * and `start` rejects with StartAborted.
+   */
+  abort?: AbortSignal;
+}
+
+/** `start` was told to give up (its `abort` signal) before the cluster was up. */
+export class StartAborted extends Error {
+  constructor() {
+    super('stopped before the cluster was up');
+    this.name = 'StartAborted';
+  }
 }
 
 export interface ChildHandle {
@@ -193,6 +206,8 @@ export class LocalCluster {
   redis: ChildHandle | null = null;
   coordinator: ChildHandle | null = null;
   readonly workers: ChildHandle[] = [];
+  /** Every child ever started, so that stop() also ends one a start in progress had not kept. */
+  readonly #all = new Set<ChildHandle>();
   #grpcPort = 0;
   #httpPort = 0;
   #stopping = false;
@@ -219,9 +234,16 @@ export class LocalCluster {
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
     const c = new LocalCluster(options);
+    const signal = options.abort;
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal?.aborted) reject(new StartAborted());
+      signal?.addEventListener('abort', () => reject(new StartAborted()), { once: true });
+    });
+    aborted.catch(() => {}); // only read in the race below
     try {
-      await c.#start();
+      await Promise.race([c.#start(), aborted]);
     } catch (err) {
+      // The start may still be running: stop() makes it spawn nothing more and ends all it did.
       await c.stop();
       throw err;
     }
@@ -251,6 +273,15 @@ export class LocalCluster {
     if (this.exchangeRedisUrl === '') delete env['MMIM_EXCHANGE_REDIS_URL'];
     else env['MMIM_EXCHANGE_REDIS_URL'] = this.exchangeRedisUrl;
     return env;
+  }
+
+  /** Starts a child, unless the cluster is stopping (a start in progress that was aborted). */
+  #spawn(...args: Parameters<typeof spawnChild>): ChildHandle {
+    if (this.#stopping) throw new StartAborted();
+    const child = spawnChild(...args);
+    this.#all.add(child);
+    void child.exited.then(() => this.#all.delete(child));
+    return child;
   }
 
   #log(name: string): string {
@@ -386,7 +417,7 @@ export class LocalCluster {
     const dir = path.resolve(this.options.runDir, name);
     fs.mkdirSync(dir, { recursive: true });
     const log = path.resolve(this.#log(name));
-    const child = spawnChild(
+    const child = this.#spawn(
       name,
       durable ? 'redis' : 'exchange redis',
       [
@@ -436,7 +467,7 @@ export class LocalCluster {
   async startCoordinator(): Promise<void> {
     const o = this.options;
     const log = this.#log('coordinator');
-    const child = spawnChild(
+    const child = this.#spawn(
       'coordinator',
       'coordinator',
       [
@@ -473,7 +504,7 @@ export class LocalCluster {
   startWorker(name: string): ChildHandle {
     const o = this.options;
     const log = this.#log(name);
-    const child = spawnChild(
+    const child = this.#spawn(
       name,
       `worker ${name}`,
       [
@@ -519,5 +550,7 @@ export class LocalCluster {
     await Promise.all(this.workers.map(term));
     await term(this.coordinator);
     await Promise.all([term(this.redis), term(this.exchangeRedis)]);
+    // A Redis still being waited for by an aborted start is in no field yet.
+    await Promise.all([...this.#all].map(term));
   }
 }

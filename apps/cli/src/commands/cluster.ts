@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { EpochEntry, TrialRecord } from '@mmim/experiments';
 import { saveMmimStateDict } from '@mmim/model';
 import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
-import { LocalCluster } from '../cluster/local-cluster.js';
+import { LocalCluster, StartAborted, type LocalClusterOptions } from '../cluster/local-cluster.js';
 import { describeSupervision, type SupervisionEvent } from '../cluster/supervisor.js';
 import { ApiError, type ApiClient } from '../cluster/api-client.js';
 import { bestTestReport } from '../output/best-test.js';
@@ -28,19 +28,56 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * Resolves on Ctrl-C / SIGTERM (once), or rejects when the cluster's supervisor gave up on a
- * child; either way the caller stops the cluster.
+ * Ctrl-C / SIGTERM from now on, once: aborts a start in progress (so that the children started
+ * so far are stopped, not orphaned) and resolves with the signal.
  */
-function onStopSignal(cluster: LocalCluster): Promise<string> {
+function listenForStop(): { signalled: Promise<string>; abort: AbortSignal; off: () => void } {
+  const controller = new AbortController();
+  let off = (): void => {};
   const signalled = new Promise<string>((resolve) => {
     const handler = (signal: string): void => {
+      off();
+      controller.abort();
+      resolve(signal);
+    };
+    off = () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
-      resolve(signal);
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
   });
+  return { signalled, abort: controller.signal, off };
+}
+
+/**
+ * Starts a supervised local cluster, hearing Ctrl-C from the first moment. `stopped` resolves on
+ * Ctrl-C / SIGTERM or rejects when the supervisor gave up on a child; either way the caller
+ * stops the cluster. Null: stopped before the cluster was up (everything started is stopped).
+ */
+async function startSupervised(
+  options: LocalClusterOptions,
+  json: boolean,
+): Promise<{ cluster: LocalCluster; stopped: Promise<string> } | null> {
+  const stop = listenForStop();
+  let cluster: LocalCluster;
+  try {
+    cluster = await LocalCluster.start({
+      ...options,
+      supervise: true,
+      onSupervision: reportSupervision(json),
+      abort: stop.abort,
+    });
+  } catch (err) {
+    stop.off();
+    if (!(err instanceof StartAborted)) throw err;
+    out(json ? JSON.stringify({ event: 'stopped', before: 'up' }) : err.message);
+    return null;
+  }
+  return { cluster, stopped: untilStopped(cluster, stop.signalled) };
+}
+
+function untilStopped(cluster: LocalCluster, signalled: Promise<string>): Promise<string> {
   const gaveUp = cluster.gaveUp.then((e) => {
     throw new Error(
       `${e.child} failed ${e.failures} times in a row; the cluster was stopped (log: ${e.log})`,
@@ -122,19 +159,21 @@ async function watchSweep(cluster: LocalCluster, id: string, json: boolean): Pro
 
 export async function runUp(o: UpOptions): Promise<void> {
   const httpPort = o.httpPort ?? ((await portFree(8080)) ? 8080 : 0);
-  const cluster = await LocalCluster.start({
-    workers: o.workers,
-    ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
-    ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
-    runDir: o.runDir,
-    ...(o.port === undefined ? {} : { port: o.port }),
-    httpPort,
-    ...(o.backend === undefined ? {} : { backend: o.backend }),
-    say: o.json ? undefined : out,
-    supervise: true,
-    onSupervision: reportSupervision(o.json ?? false),
-  });
-  const stopped = onStopSignal(cluster);
+  const up = await startSupervised(
+    {
+      workers: o.workers,
+      ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
+      ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
+      runDir: o.runDir,
+      ...(o.port === undefined ? {} : { port: o.port }),
+      httpPort,
+      ...(o.backend === undefined ? {} : { backend: o.backend }),
+      say: o.json ? undefined : out,
+    },
+    o.json ?? false,
+  );
+  if (up === null) return;
+  const { cluster, stopped } = up;
   try {
     if (o.json) {
       out(
@@ -205,18 +244,20 @@ export interface DistributedTrainOptions {
  * trial's last checkpoint. Exit code from the outcome.
  */
 export async function runDistributedTrain(o: DistributedTrainOptions): Promise<void> {
-  const cluster = await LocalCluster.start({
-    workers: o.workers,
-    ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
-    ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
-    runDir: o.runDir,
-    httpPort: 0,
-    ...(o.backend === undefined ? {} : { backend: o.backend }),
-    say: o.json ? undefined : out,
-    supervise: true,
-    onSupervision: reportSupervision(o.json ?? false),
-  });
-  const stopped = onStopSignal(cluster);
+  const up = await startSupervised(
+    {
+      workers: o.workers,
+      ...(o.redis === undefined ? {} : { redisUrl: o.redis }),
+      ...(o.exchangeRedis === undefined ? {} : { exchangeRedis: o.exchangeRedis }),
+      runDir: o.runDir,
+      httpPort: 0,
+      ...(o.backend === undefined ? {} : { backend: o.backend }),
+      say: o.json ? undefined : out,
+    },
+    o.json ?? false,
+  );
+  if (up === null) return;
+  const { cluster, stopped } = up;
   const results: SentimentMetrics[] = [];
   try {
     for (const seed of o.seeds) {
