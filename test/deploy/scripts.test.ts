@@ -378,6 +378,12 @@ describe('deploy/docker/entrypoint.sh', () => {
     assert.equal(given.exchange, 'redis://given-exchange', 'an explicit value wins over the file');
     const noFile = await entry(['worker'], { MMIM_EXCHANGE_REDIS_URL_FILE: '' });
     assert.equal(noFile.exchange, '', 'without a file nothing is set (one Redis for all)');
+    // An empty file: an empty value, which the worker reads as unset (one Redis for all).
+    fs.writeFileSync(path.join(dir, 'empty-url'), '');
+    const empty = await entry(['worker'], {
+      MMIM_EXCHANGE_REDIS_URL_FILE: path.join(dir, 'empty-url'),
+    });
+    assert.equal(empty.exchange, '');
     const missing = await run('sh', [ENTRYPOINT, 'worker'], {
       ...env,
       MMIM_EXCHANGE_REDIS_URL_FILE: path.join(dir, 'no-exchange-url'),
