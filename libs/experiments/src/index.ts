@@ -11,6 +11,7 @@
  * ```
  */
 export * from './types.js';
+export * from './metrics.js';
 export type { Curve, ExperimentStoreApi, TrialQuery } from './store-api.js';
 export { ExperimentStore, epochObjective } from './store.js';
 export { RecordNotFoundError, StoreConflictError } from './errors.js';

@@ -7,6 +7,8 @@
  * share a `configKey`; the sweep's objective for a config is the mean over its seeds.
  */
 
+import type { MetricKey } from './metrics.js';
+
 export type SweepId = string;
 export type TrialId = string;
 /** The stable key of one sampled configuration (shared by its per-seed trials). */
@@ -70,19 +72,11 @@ export interface RankPlacement {
   workerName: string;
 }
 
-/** Per-epoch metrics of one split (the trainer's EvalResult). */
-export interface SplitMetrics {
-  loss: number;
-  mae: number;
-  corr: number;
-  acc2: number;
-  f1: number;
-  acc2NonNeg: number;
-  f1NonNeg: number;
-  acc5: number;
-  acc7: number;
-  [extra: string]: number;
-}
+/**
+ * Per-epoch metrics of one split: the trainer's EvalResult under its own names plus every key
+ * of the metric table (metrics.ts).
+ */
+export type SplitMetrics = Record<MetricKey, number> & { [extra: string]: number };
 
 /** One finished epoch as the coordinator records it (from the worker's EpochReport). */
 export interface EpochEntry {

@@ -72,7 +72,8 @@ describe('admission, backfill and cancel on a real coordinator', { timeout: 120_
     host: '127.0.0.1',
     port: 0,
     joinToken: JOIN,
-    leaseMs: 1000,
+    // Long enough that a loaded machine stalling the test process loses no worker by accident.
+    leaseMs: 3000,
     redisUrl: `redis://127.0.0.1:${redis.port}`,
     httpHost: '127.0.0.1',
     httpPort: 0,

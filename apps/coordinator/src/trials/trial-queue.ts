@@ -18,12 +18,9 @@ import { Job, Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@mmim/runtime';
 import type { TrialId } from '@mmim/experiments';
+import type { TrialJobData, TrialQueueApi } from './queue-api.js';
 
-export interface TrialJobData {
-  trialId: TrialId;
-  sweepId: string | null;
-  worldSize: number;
-}
+export type { TrialJobData } from './queue-api.js';
 
 export interface TrialQueueOptions {
   /** Connection options for BullMQ's own connections (it needs maxRetriesPerRequest: null). */
@@ -45,7 +42,7 @@ export interface TrialQueueOptions {
 
 const QUEUE_NAME = 'trials';
 
-export class TrialQueue {
+export class TrialQueue implements TrialQueueApi {
   readonly queue: Queue<TrialJobData>;
   readonly #worker: Worker<TrialJobData>;
   readonly #redis: Redis;
@@ -140,7 +137,11 @@ export class TrialQueue {
     return state === 'failed' ? 'dead' : 'retry';
   }
 
-  /** Puts a taken trial back at the end of the queue without counting an attempt (a lost worker). */
+  /**
+   * Puts a taken trial back without counting an attempt (a lost worker). BullMQ's moveToWait
+   * puts it at the head of the queue: it resumes before trials that never started (checked by
+   * the queue contract). A retry after `fail` waits at the end instead.
+   */
   async requeue(trialId: TrialId): Promise<void> {
     const job = this.#held.get(trialId);
     if (!job) return;
