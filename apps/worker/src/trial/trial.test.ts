@@ -312,9 +312,16 @@ describe('trials on worker processes', () => {
       .slice(0, reportsBefore)
       .find((r) => r.report.trialId === 'resume' && r.report.epoch === 1);
     assert.equal(again[0]?.report.recordJson, first?.report.recordJson, 'the same epoch-1 record');
-    assert.ok(
-      c.stderr.join('').includes('"epoch":1,"msg":"trial resumed"'),
-      'resumed after epoch 1',
+    // One rank: no live state (that is the data-parallel path's); the epoch-1 checkpoint.
+    const resumed = c.stderr
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"msg":"trial resumed"'))
+      .map((l) => JSON.parse(l) as { epoch: number; source: string });
+    assert.deepEqual(
+      resumed.map((r) => [r.epoch, r.source]),
+      [[1, 'checkpoint']],
+      'resumed after epoch 1, from its checkpoint',
     );
     assert.deepEqual(
       relativeDifferences(await storedWeights('resume'), await storedWeights('ref')),
