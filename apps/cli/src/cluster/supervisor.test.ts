@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { RestartTracker } from './restart-policy.js';
 import {
   describeSupervision,
+  supervisionRecord,
   Supervisor,
   type SupervisedChild,
   type SupervisionEvent,
@@ -93,6 +94,25 @@ describe('Supervisor', () => {
     assert.match(
       describeSupervision(first),
       /^worker w0 \(pid \d+\) exited \(killed by SIGKILL\) after 0\.\d s; restarting in 0\.0 s \(failure 1 in a row; log: \/logs\/w0\.log\)$/,
+    );
+    assert.deepEqual(supervisionRecord(first), {
+      event: 'exited',
+      child: 'worker w0',
+      pid: started[0]!.child.pid,
+      code: null,
+      signal: 'SIGKILL',
+      ranMs: first.ranMs,
+      failures: 1,
+      log: '/logs/w0.log',
+      restartInMs: 10,
+    });
+    assert.deepEqual(
+      supervisionRecord({ kind: 'restart-failed', child: 'coordinator', err: new Error('boom') }),
+      {
+        event: 'restart-failed',
+        child: 'coordinator',
+        error: 'boom',
+      },
     );
     started[1]!.exit(1, null);
     await settle(400);

@@ -181,6 +181,13 @@ export function describeSupervision(e: SupervisionEvent): string {
   }
 }
 
+/** The event as one `--json` line's object: `event` names the kind, errors become messages. */
+export function supervisionRecord(e: SupervisionEvent): Record<string, unknown> {
+  if (e.kind === 'restart-failed') return { event: e.kind, child: e.child, error: e.err.message };
+  const { kind, ...rest } = e;
+  return { event: kind, ...rest };
+}
+
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -9,7 +9,11 @@ import type { EpochEntry, TrialRecord } from '@mmim/experiments';
 import { saveMmimStateDict } from '@mmim/model';
 import { loadTrainingCheckpoint, type SentimentMetrics } from '@mmim/trainer';
 import { LocalCluster, StartAborted, type LocalClusterOptions } from '../cluster/local-cluster.js';
-import { describeSupervision, type SupervisionEvent } from '../cluster/supervisor.js';
+import {
+  describeSupervision,
+  supervisionRecord,
+  type SupervisionEvent,
+} from '../cluster/supervisor.js';
 import { ApiError, type ApiClient } from '../cluster/api-client.js';
 import { bestTestReport } from '../output/best-test.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
@@ -106,12 +110,7 @@ async function throughRestarts<T>(cluster: LocalCluster, read: () => Promise<T>)
 
 /** Supervision events on the console: one line each, or one JSON object with --json. */
 function reportSupervision(json: boolean): (e: SupervisionEvent) => void {
-  return (e) => {
-    if (!json) out(describeSupervision(e));
-    else if (e.kind === 'restart-failed')
-      out(JSON.stringify({ event: e.kind, child: e.child, error: e.err.message }));
-    else out(JSON.stringify({ ...e, event: e.kind, kind: undefined }));
-  };
+  return (e) => out(json ? JSON.stringify(supervisionRecord(e)) : describeSupervision(e));
 }
 
 export interface UpOptions {
