@@ -25,8 +25,12 @@ const depConstraints = [
     onlyDependOnLibsWithTags: ['scope:data', 'scope:model', 'scope:runtime'],
   },
   { sourceTag: 'scope:experiments', onlyDependOnLibsWithTags: ['scope:param-server'] },
-  // The sweep tests run real trial specs through the trainer's schema.
-  { sourceTag: 'scope:sweep', onlyDependOnLibsWithTags: ['scope:trainer'] },
+  // The sweep reads the experiment record's metric table; its tests run real trial specs
+  // through the trainer's schema.
+  {
+    sourceTag: 'scope:sweep',
+    onlyDependOnLibsWithTags: ['scope:experiments', 'scope:trainer'],
+  },
   { sourceTag: 'scope:dashboard', onlyDependOnLibsWithTags: ['scope:experiments'] },
   { sourceTag: 'scope:coordinator', onlyDependOnLibsWithTags: ['*'] },
   { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['*'] },
