@@ -17,7 +17,8 @@ const depConstraints = [
   { sourceTag: 'scope:runtime', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'scope:protocol', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'scope:param-server', onlyDependOnLibsWithTags: [] },
-  { sourceTag: 'scope:artifacts', onlyDependOnLibsWithTags: [] },
+  // The artifact store's tests start their Redis with param-server's test helper.
+  { sourceTag: 'scope:artifacts', onlyDependOnLibsWithTags: ['scope:param-server'] },
   { sourceTag: 'scope:model', onlyDependOnLibsWithTags: ['scope:runtime'] },
   { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:model', 'scope:runtime'] },
   {
