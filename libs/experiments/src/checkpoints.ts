@@ -1,21 +1,25 @@
 /**
- * Trial checkpoints kept in Redis, so that any worker on any node can resume a trial and the
- * dashboard can offer the file for download without a shared file system.
+ * Trial checkpoints: the bytes in the run's artifact store (a directory, an S3 bucket, or Redis
+ * for small ones: @mmim/artifacts), the pointer to them in Redis, so that any worker on any node
+ * can resume a trial and the dashboard can offer the file for download.
  *
- * A checkpoint is an opaque byte string (the trainer's safetensors file) cut into chunks of at
- * most CHECKPOINT_CHUNK_BYTES, each its own key: Redis never holds one huge value that would
- * stall it on read or write. Writes are atomic for readers: the chunks of version n+1 are
- * written first, then one MULTI swaps the pointer hash, then the old chunks are deleted. A
- * reader that sees the pointer sees every chunk it names (it re-reads once if a concurrent
- * write deleted them under it). Every key carries the `{trial:ID}` hash tag (one slot).
+ * A checkpoint version is an artifact under `trials/<trial>/<kind>/v<n>.safetensors` (n from
+ * INCR), written whole and sha256-checked by the store; then one script swaps the pointer hash
+ * `{trial:ID}:ckpt:<kind>` (store scheme, key, epoch, bytes, sha256, savedAt, attempt) and the
+ * replaced version is deleted. A reader that sees the pointer finds the artifact it names (it
+ * re-reads once if a concurrent write deleted it under it). A writer that dies before the swap
+ * leaves an artifact no pointer names: the retention GC removes those (orphans). Every Redis key
+ * carries the `{trial:ID}` hash tag (one slot).
  *
  * Attempts are fenced: a worker running attempt n of a trial calls `fence(trial, n)` first, and
  * its writes carry n; a write of an older attempt (a partitioned rank whose link came back after
- * its group was re-formed) is refused with StaleAttemptError and leaves nothing behind. Version
- * numbers come from INCR and the pointer swap is one script, so concurrent writers never mix.
+ * its group was re-formed) is refused with StaleAttemptError and leaves nothing behind: the fence
+ * is checked in the same script that swaps the pointer, so a stale write never replaces a newer
+ * attempt's checkpoint, whichever store holds the bytes.
  */
-import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
+import type { ArtifactScheme, ArtifactStore } from '@mmim/artifacts';
+import { ArtifactStoreResolver } from './checkpoint-artifacts.js';
 import { raiseFence, swapCheckpoint } from './scripts.js';
 import type { TrialId } from './types.js';
 
@@ -32,19 +36,35 @@ export class StaleAttemptError extends Error {
   }
 }
 
+/** Kept for callers that size things by it: the Redis artifact store's chunk size. */
 export const CHECKPOINT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export type CheckpointKind = 'last' | 'best';
+export const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['last', 'best'];
 
 export interface CheckpointInfo {
   epoch: number;
   bytes: number;
   sha256: string;
   savedAt: number;
+  /** Which kind of artifact store holds the bytes. */
+  store: ArtifactScheme;
+  /** The artifact's key, relative to that store. */
+  key: string;
+  /** The attempt that wrote it (0: an unfenced write). */
+  attempt: number;
 }
 
 export interface StoredCheckpoint extends CheckpointInfo {
   data: Buffer;
+}
+
+export interface CheckpointStoreOptions {
+  /**
+   * Where new checkpoints go. Default: the store the coordinator published in Redis
+   * (publishArtifactStore), else this Redis (capped: small checkpoints only).
+   */
+  artifacts?: ArtifactStore;
 }
 
 function checkTrialId(id: TrialId): void {
@@ -55,19 +75,41 @@ function checkTrialId(id: TrialId): void {
   }
 }
 
+/** A trial id as one artifact key segment: [A-Za-z0-9-] kept, anything else as _hex. */
+export function trialKeySegment(id: TrialId): string {
+  return id.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.codePointAt(0)?.toString(16) ?? ''}`);
+}
+
+/** Where a trial's checkpoints live in the artifact store (all versions of both kinds). */
+export const trialArtifactPrefix = (trial: TrialId): string => `trials/${trialKeySegment(trial)}/`;
+
+function parseInfo(h: Record<string, string>): CheckpointInfo | null {
+  if (h.version === undefined || h.key === undefined) return null;
+  return {
+    epoch: Number(h.epoch),
+    bytes: Number(h.bytes),
+    sha256: h.sha256 ?? '',
+    savedAt: Number(h.savedAt),
+    store: (h.store ?? 'redis') as ArtifactScheme,
+    key: h.key,
+    attempt: Number(h.attempt ?? 0),
+  };
+}
+
 export class CheckpointStore {
+  private readonly stores: ArtifactStoreResolver;
+
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly prefix = 'mmim:',
-  ) {}
+    options: CheckpointStoreOptions = {},
+  ) {
+    this.stores = new ArtifactStoreResolver(redis, prefix, options.artifacts ?? null);
+  }
 
   private pointerKey(trial: TrialId, kind: CheckpointKind): string {
     checkTrialId(trial);
     return `${this.prefix}{trial:${trial}}:ckpt:${kind}`;
-  }
-
-  private chunkKey(trial: TrialId, kind: CheckpointKind, version: number, i: number): string {
-    return `${this.prefix}{trial:${trial}}:ckpt:${kind}:v${version}:${i}`;
   }
 
   private fenceKey(trial: TrialId): string {
@@ -77,6 +119,16 @@ export class CheckpointStore {
 
   private sequenceKey(trial: TrialId, kind: CheckpointKind): string {
     return `${this.prefix}{trial:${trial}}:ckpt:${kind}:seq`;
+  }
+
+  /** The store new checkpoints go to (for logs and the GC). */
+  async target(): Promise<ArtifactStore> {
+    return this.stores.target();
+  }
+
+  /** The store a checkpoint's pointer names. */
+  async storeOf(info: Pick<CheckpointInfo, 'store'>, what: string): Promise<ArtifactStore> {
+    return this.stores.source(info.store, what);
   }
 
   /**
@@ -101,21 +153,18 @@ export class CheckpointStore {
   ): Promise<void> {
     const pointer = this.pointerKey(trial, kind);
     const version = await this.redis.incr(this.sequenceKey(trial, kind));
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const chunks = Math.max(1, Math.ceil(buf.length / CHECKPOINT_CHUNK_BYTES));
-    for (let i = 0; i < chunks; i++) {
-      await this.redis.set(
-        this.chunkKey(trial, kind, version, i),
-        buf.subarray(i * CHECKPOINT_CHUNK_BYTES, (i + 1) * CHECKPOINT_CHUNK_BYTES),
-      );
-    }
+    const store = await this.stores.target();
+    const key = `${trialArtifactPrefix(trial)}${kind}/v${version}.safetensors`;
+    const written = await store.put(key, data);
     const info: Record<string, string> = {
       version: String(version),
-      chunks: String(chunks),
+      store: store.scheme,
+      key,
       epoch: String(epoch),
-      bytes: String(buf.length),
-      sha256: createHash('sha256').update(buf).digest('hex'),
-      savedAt: String(Date.now()),
+      bytes: String(written.bytes),
+      sha256: written.sha256,
+      savedAt: String(written.savedAt),
+      attempt: String(attempt ?? 0),
     };
     const previous = await swapCheckpoint(
       this.redis,
@@ -124,113 +173,92 @@ export class CheckpointStore {
       attempt ?? null,
       info,
     );
-    // Stale: drop what this write put there; else drop the version it replaced.
-    const [dropVersion, dropChunks] =
-      previous === 'stale' ? [version, chunks] : [previous.version, previous.chunks];
-    for (let i = 0; i < dropChunks; i++) {
-      await this.redis.del(this.chunkKey(trial, kind, dropVersion, i));
+    if (previous === 'stale') {
+      await store.delete(key);
+      throw new StaleAttemptError(trial, attempt ?? 0);
     }
-    if (previous === 'stale') throw new StaleAttemptError(trial, attempt ?? 0);
+    if (previous !== null && previous.key !== key) {
+      // Best effort: a version that cannot be deleted now is an orphan the GC removes later.
+      await this.stores
+        .source(previous.store, `checkpoint ${kind} of trial ${trial}`)
+        .then((s) => s.delete(previous.key))
+        .catch(() => undefined);
+    }
   }
 
   async info(trial: TrialId, kind: CheckpointKind): Promise<CheckpointInfo | null> {
-    const h = await this.redis.hgetall(this.pointerKey(trial, kind));
-    if (h.version === undefined) return null;
-    return {
-      epoch: Number(h.epoch),
-      bytes: Number(h.bytes),
-      sha256: h.sha256 ?? '',
-      savedAt: Number(h.savedAt),
-    };
+    return parseInfo(await this.redis.hgetall(this.pointerKey(trial, kind)));
   }
 
   /** The newest complete checkpoint, verified against its sha256; null when none was stored. */
   async get(trial: TrialId, kind: CheckpointKind): Promise<StoredCheckpoint | null> {
+    const what = `checkpoint ${kind} of trial ${trial}`;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const h = await this.redis.hgetall(this.pointerKey(trial, kind));
-      if (h.version === undefined) return null;
-      const version = Number(h.version);
-      const chunks = Number(h.chunks);
-      const parts: Buffer[] = [];
-      let missing = false;
-      for (let i = 0; i < chunks; i++) {
-        const part = await this.redis.getBuffer(this.chunkKey(trial, kind, version, i));
-        if (part === null) {
-          missing = true;
-          break;
-        }
-        parts.push(part);
-      }
-      if (missing) continue; // replaced while we read: read the new one
-      const data = Buffer.concat(parts);
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      if (sha256 !== h.sha256 || data.length !== Number(h.bytes)) {
+      const info = await this.info(trial, kind);
+      if (info === null) return null;
+      const store = await this.stores.source(info.store, what);
+      const got = await store.get(info.key);
+      if (got === null) continue; // replaced while we read: read the new one
+      if (got.sha256 !== info.sha256 || got.data.length !== info.bytes) {
         throw new Error(
-          `checkpoint ${kind} of trial ${trial} is corrupt in Redis: ${data.length} bytes with sha256 ${sha256}, expected ${h.bytes} bytes with ${h.sha256}`,
+          `${what} is corrupt in ${store.location}: ${got.data.length} bytes with sha256 ${got.sha256}, expected ${info.bytes} bytes with ${info.sha256}`,
         );
       }
-      return {
-        data,
-        epoch: Number(h.epoch),
-        bytes: data.length,
-        sha256,
-        savedAt: Number(h.savedAt),
-      };
+      return { ...info, data: got.data };
     }
-    throw new Error(`checkpoint ${kind} of trial ${trial} kept changing while being read`);
+    throw new Error(`${what} kept changing while being read`);
   }
 
   /**
    * A checkpoint read chunk by chunk (one chunk in memory at a time), for downloads of
    * checkpoints too large to hold whole. The sha256 is checked as the chunks pass: the
-   * iterator throws at the end on a mismatch, and throws at once when the version it started
-   * reading is replaced underneath it (the caller aborts the download; a retry gets the new one).
+   * iterator throws at the end on a mismatch, and throws when the version it started reading
+   * is replaced underneath it (the caller aborts the download; a retry gets the new one).
    */
   async open(
     trial: TrialId,
     kind: CheckpointKind,
   ): Promise<(CheckpointInfo & { chunks: () => AsyncGenerator<Buffer> }) | null> {
-    const h = await this.redis.hgetall(this.pointerKey(trial, kind));
-    if (h.version === undefined) return null;
-    const version = Number(h.version);
-    const count = Number(h.chunks);
-    const expected = h.sha256 ?? '';
-    const chunks = async function* (this: CheckpointStore): AsyncGenerator<Buffer> {
-      const hash = createHash('sha256');
-      for (let i = 0; i < count; i++) {
-        const part = await this.redis.getBuffer(this.chunkKey(trial, kind, version, i));
-        if (part === null) {
-          throw new Error(`checkpoint ${kind} of trial ${trial} was replaced while being read`);
-        }
-        hash.update(part);
-        yield part;
-      }
-      const sha256 = hash.digest('hex');
-      if (sha256 !== expected) {
+    const what = `checkpoint ${kind} of trial ${trial}`;
+    const info = await this.info(trial, kind);
+    if (info === null) return null;
+    const store = await this.stores.source(info.store, what);
+    const opened = await store.open(info.key);
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      if (opened === null) throw new Error(`${what} was replaced while being read`);
+      if (opened.sha256 !== info.sha256) {
         throw new Error(
-          `checkpoint ${kind} of trial ${trial} is corrupt in Redis: sha256 ${sha256}, expected ${expected}`,
+          `${what} is corrupt in ${store.location}: sha256 ${opened.sha256}, expected ${info.sha256}`,
         );
       }
-    }.bind(this);
-    return {
-      epoch: Number(h.epoch),
-      bytes: Number(h.bytes),
-      sha256: expected,
-      savedAt: Number(h.savedAt),
-      chunks,
+      yield* opened.chunks();
     };
+    return { ...info, chunks };
   }
 
-  async delete(trial: TrialId): Promise<void> {
-    for (const kind of ['last', 'best'] as const) {
+  /** Deletes a trial's checkpoints (both kinds by default) and, with both, its fence. */
+  async delete(
+    trial: TrialId,
+    kinds: readonly CheckpointKind[] = CHECKPOINT_KINDS,
+  ): Promise<number> {
+    let freed = 0;
+    for (const kind of kinds) {
       const pointer = this.pointerKey(trial, kind);
-      const h = await this.redis.hgetall(pointer);
+      const info = parseInfo(await this.redis.hgetall(pointer));
       await this.redis.del(pointer);
-      for (let i = 0; i < Number(h.chunks ?? 0); i++) {
-        await this.redis.del(this.chunkKey(trial, kind, Number(h.version), i));
+      if (info !== null) {
+        const store = await this.stores.source(info.store, `checkpoint ${kind} of trial ${trial}`);
+        if (await store.delete(info.key)) freed += info.bytes;
       }
-      await this.redis.del(this.sequenceKey(trial, kind));
+      if (kinds.length === CHECKPOINT_KINDS.length)
+        await this.redis.del(this.sequenceKey(trial, kind));
     }
-    await this.redis.del(this.fenceKey(trial));
+    if (kinds.length === CHECKPOINT_KINDS.length) await this.redis.del(this.fenceKey(trial));
+    return freed;
+  }
+
+  /** Closes the artifact stores it opened from the published setting. */
+  async close(): Promise<void> {
+    await this.stores.close();
   }
 }

@@ -20,11 +20,15 @@ export { isValidRecordId } from './keys.js';
 export { TRIAL_SORT_KEYS, checkTrialSort, queryTrials } from './trial-query.js';
 export {
   CHECKPOINT_CHUNK_BYTES,
+  CHECKPOINT_KINDS,
   CheckpointStore,
   StaleAttemptError,
+  trialArtifactPrefix,
   type CheckpointInfo,
   type CheckpointKind,
+  type CheckpointStoreOptions,
   type StoredCheckpoint,
 } from './checkpoints.js';
+export { publishArtifactStore } from './checkpoint-artifacts.js';
 /** Record builders for tests (valid defaults, every field overridable). */
 export { fixtureEpoch, fixtureSweep, fixtureTrial } from './testing/fixtures.js';

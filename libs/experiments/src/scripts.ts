@@ -102,32 +102,35 @@ export async function raiseFence(
  * KEYS[2]  the trial's attempt fence (see FENCE_SCRIPT)
  * ARGV[1]  the writer's attempt, or '' for an unfenced write
  * ARGV[2..] the new pointer's fields, as field, value, field, value ...
- * Returns {previous version, previous chunk count} ('' when there was none) once swapped, or
- * -1 when the fence is above the writer's attempt (nothing changed).
+ * Returns {previous artifact store, previous artifact key} ('' when there was none) once
+ * swapped, or -1 when the fence is above the writer's attempt (nothing changed).
  */
 const SWAP_SCRIPT = `
 if ARGV[1] ~= '' then
   local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
   if fence > tonumber(ARGV[1]) then return -1 end
 end
-local previous = redis.call('HMGET', KEYS[1], 'version', 'chunks')
+local previous = redis.call('HMGET', KEYS[1], 'store', 'key')
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return {previous[1] or '', previous[2] or ''}
 `;
 const SWAP_SHA = createHash('sha1').update(SWAP_SCRIPT).digest('hex');
 
-/** The previous version and chunk count, or 'stale' when a newer attempt owns the trial. */
+/**
+ * The artifact the pointer named before (null when none), or 'stale' when a newer attempt owns
+ * the trial.
+ */
 export async function swapCheckpoint(
   redis: Redis | Cluster,
   pointerKey: string,
   fenceKey: string,
   attempt: number | null,
   fields: Record<string, string>,
-): Promise<{ version: number; chunks: number } | 'stale'> {
+): Promise<{ store: string; key: string } | null | 'stale'> {
   const args = [attempt === null ? '' : String(attempt), ...Object.entries(fields).flat()];
   const result = await runScript(redis, SWAP_SCRIPT, SWAP_SHA, [pointerKey, fenceKey], args);
   if (result === -1) return 'stale';
-  const [version = '', chunks = ''] = result as [string | null, string | null];
-  return { version: Number(version || 0), chunks: Number(chunks || 0) };
+  const [store, key] = result as [string | null, string | null];
+  return !store || !key ? null : { store, key };
 }
