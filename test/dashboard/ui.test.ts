@@ -429,6 +429,18 @@ describe('dashboard in chromium against the real coordinator', { timeout: 180_00
       '6',
     );
     assert.equal(await page.locator('[data-testid="epoch-row"]').count(), 3);
+    // Columns and formats come from the metric table (GET /api/metrics): Acc-2 as a percentage.
+    const heads = await page.locator('[data-testid="epoch-table"] th').allInnerTexts();
+    assert.ok(
+      heads.includes('Valid Acc-2 (non0)') && heads.includes('Test Acc-7'),
+      heads.join('|'),
+    );
+    const firstRow = await page
+      .locator('[data-testid="epoch-row"]')
+      .first()
+      .locator('td')
+      .allInnerTexts();
+    assert.equal(firstRow[heads.indexOf('Valid Acc-2 (non0)')], '70.00');
     await page.locator('[data-testid="live-status"][data-state="open"]').waitFor();
     await markPage(page);
     const before = curveRequests.length;

@@ -5,7 +5,7 @@
  * METRIC_NAMES), the CLI's metric tables and the dashboard's epoch table. A new metric is one
  * row here (and the trainer computing it under `recordKey`).
  *
- * No imports: the dashboard bundles this file (`@mmim/experiments/metrics`) for the browser.
+ * The dashboard reads it from the API (`GET /api/metrics`), so its bundle needs no lib code.
  */
 
 export interface MetricInfo {
@@ -21,6 +21,8 @@ export interface MetricInfo {
   readonly format: 'decimal' | 'percent';
   /** In the paper's Table 1 (the CLI's metric table), in this order. */
   readonly inPaperTable: boolean;
+  /** The splits whose column the dashboard's per-epoch table shows, in this order. */
+  readonly dashboard: readonly ('valid' | 'test')[];
 }
 
 /**
@@ -35,6 +37,7 @@ export const METRICS = [
     goal: 'minimize',
     format: 'decimal',
     inPaperTable: true,
+    dashboard: ['valid', 'test'],
   },
   {
     key: 'corr',
@@ -43,6 +46,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'decimal',
     inPaperTable: true,
+    dashboard: ['valid', 'test'],
   },
   {
     key: 'acc7',
@@ -51,6 +55,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: ['test'],
   },
   {
     key: 'acc5',
@@ -59,6 +64,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: [],
   },
   {
     key: 'acc2NonNeg',
@@ -67,6 +73,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: [],
   },
   {
     key: 'acc2',
@@ -75,6 +82,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: ['valid', 'test'],
   },
   {
     key: 'f1NonNeg',
@@ -83,6 +91,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: [],
   },
   {
     key: 'f1',
@@ -91,6 +100,7 @@ export const METRICS = [
     goal: 'maximize',
     format: 'percent',
     inPaperTable: true,
+    dashboard: ['valid', 'test'],
   },
   {
     key: 'loss',
@@ -99,6 +109,7 @@ export const METRICS = [
     goal: 'minimize',
     format: 'decimal',
     inPaperTable: false,
+    dashboard: [],
   },
 ] as const satisfies readonly MetricInfo[];
 
@@ -112,9 +123,13 @@ export function metricInfo(key: string): MetricInfo | undefined {
   return METRICS.find((m) => m.key === key);
 }
 
-/** `value` as people read it: 4 decimals, or a percentage with 2 (NaN and null: '-'). */
-export function formatMetric(info: Pick<MetricInfo, 'format'>, value: number | null): string {
-  if (value === null || !Number.isFinite(value)) return '-';
+/** `value` as people read it: 4 decimals, or a percentage with 2 (NaN and null: `missing`). */
+export function formatMetric(
+  info: Pick<MetricInfo, 'format'>,
+  value: number | null | undefined,
+  missing = '-',
+): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return missing;
   return info.format === 'percent' ? (100 * value).toFixed(2) : value.toFixed(4);
 }
 

@@ -4,6 +4,7 @@
  * + bounds, `early_terminate`, `run_cap`); docs/sweeps.md lists every key. Every problem is
  * reported at once in one `SweepConfigError` whose message names each key path.
  */
+import { METRIC_KEYS, type MetricKey } from '@mmim/experiments';
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -23,17 +24,8 @@ export type SweepMethod = 'grid' | 'random' | 'bayes';
 export type Goal = 'minimize' | 'maximize';
 
 export const METRIC_SPLITS = ['valid', 'test'] as const;
-export const METRIC_NAMES = [
-  'mae',
-  'corr',
-  'acc2',
-  'f1',
-  'acc2NonNeg',
-  'f1NonNeg',
-  'acc5',
-  'acc7',
-  'loss',
-] as const;
+/** The metrics a sweep may optimise: every key of the metric table (@mmim/experiments). */
+export const METRIC_NAMES: readonly MetricKey[] = METRIC_KEYS;
 
 export interface SyntheticData {
   synthetic: 'mosi' | 'mosei';

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SweepRecord, TrialCounts, TrialRecord } from '@mmim/experiments';
+import { formatMetric, metricInfo } from '@mmim/experiments';
 import { ApiClient, resolveApiTarget } from '../cluster/api-client.js';
 
 export interface ApiFlags {
@@ -21,6 +22,12 @@ function client(flags: ApiFlags): ApiClient {
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** A value of the sweep's metric as the metric table formats it (Acc-2 81.23, MAE 0.7123). */
+function metricText(metric: SweepRecord['metric'], v: number | null | undefined): string {
+  const info = metricInfo(metric.name.slice(metric.name.indexOf('.') + 1));
+  return info === undefined ? fmt(v) : formatMetric(info, v ?? null);
 }
 
 function fmt(v: number | null | undefined, digits = 4): string {
@@ -80,7 +87,7 @@ export async function sweepList(flags: ApiFlags): Promise<void> {
         `${done(s.counts)}/${total(s.counts)}`,
         String(s.counts.running),
         String(s.counts.queued),
-        s.best ? `${s.metric.name} ${fmt(s.best.value)}` : '-',
+        s.best ? `${s.metric.name} ${metricText(s.metric, s.best.value)}` : '-',
       ]),
     ]),
   );
@@ -92,7 +99,7 @@ function statusText(sweep: SweepRecord, counts: TrialCounts, trials: TrialRecord
     `sweep ${sweep.id} (${sweep.name}): ${sweep.state}`,
     `${bar(t === 0 ? 0 : done(counts) / t)} ${done(counts)}/${t} trials done; ` +
       `${counts.running} running, ${counts.queued} queued, ${counts.pruned} stopped early, ${counts.failed} failed`,
-    `best ${sweep.metric.name} (${sweep.metric.goal}): ${sweep.best ? fmt(sweep.best.value) : '-'}`,
+    `best ${sweep.metric.name} (${sweep.metric.goal}): ${sweep.best ? metricText(sweep.metric, sweep.best.value) : '-'}`,
     '',
   ];
   const paramNames = [...new Set(trials.flatMap((tr) => Object.keys(tr.params)))].sort();
@@ -105,7 +112,7 @@ function statusText(sweep: SweepRecord, counts: TrialCounts, trials: TrialRecord
         tr.state,
         String(tr.seed),
         String(tr.epochs),
-        fmt(tr.bestValue),
+        metricText(sweep.metric, tr.bestValue),
         ...paramNames.map((p) => {
           const v = tr.params[p];
           return typeof v === 'number'
@@ -215,11 +222,11 @@ export async function sweepBest(
   out(`best config of sweep ${id} by ${sweep.metric.name} (${sweep.metric.goal}):`);
   for (const [k, v] of Object.entries(report.params)) out(`  ${k}: ${JSON.stringify(v)}`);
   out(
-    `${sweep.metric.name}: ${fmt(report.mean)} ± ${fmt(report.std)} over ${values.length} seed(s)`,
+    `${sweep.metric.name}: ${metricText(sweep.metric, report.mean)} ± ${metricText(sweep.metric, report.std)} over ${values.length} seed(s)`,
   );
   for (const s of report.perSeed)
     out(
-      `  seed ${s.seed}: ${fmt(s.value)} (epoch ${s.bestEpoch ?? '-'}, ${s.state}, trial ${s.trialId})`,
+      `  seed ${s.seed}: ${metricText(sweep.metric, s.value)} (epoch ${s.bestEpoch ?? '-'}, ${s.state}, trial ${s.trialId})`,
     );
   for (const c of report.checkpoints) out(`  checkpoint: ${c.file ?? c.url}`);
 }

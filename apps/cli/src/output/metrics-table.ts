@@ -1,16 +1,13 @@
-/** The metric table researchers compare with the paper's Table 1, for one run or mean ± std. */
+/**
+ * The metric table researchers compare with the paper's Table 1, for one run or mean ± std.
+ * Its rows, labels and scales are the metric table's (METRICS of @mmim/experiments).
+ */
+import { METRICS } from '@mmim/experiments';
 import type { SentimentMetrics } from '@mmim/trainer';
 
-const ROWS: [keyof SentimentMetrics, string, number][] = [
-  ['mae', 'MAE', 1],
-  ['corr', 'Corr', 1],
-  ['acc7', 'Acc-7', 100],
-  ['acc5', 'Acc-5', 100],
-  ['acc2_has0', 'Acc-2 (has0)', 100],
-  ['acc2_non0', 'Acc-2 (non0)', 100],
-  ['f1_has0', 'F1 (has0)', 100],
-  ['f1_non0', 'F1 (non0)', 100],
-];
+const ROWS: [keyof SentimentMetrics, string, number][] = METRICS.filter((m) => m.inPaperTable).map(
+  (m) => [m.recordKey as keyof SentimentMetrics, m.label, m.format === 'percent' ? 100 : 1],
+);
 
 export function metricsTable(m: SentimentMetrics): string {
   return ROWS.map(

@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import {
+  METRICS,
   isValidRecordId,
   type CheckpointStore,
   type ExperimentStoreApi,
@@ -78,6 +79,9 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { store, checkpoints, control } = deps;
 
   app.get('/api/health', async () => ({ ok: true, version: deps.version }));
+
+  // The metric table (names, labels, goals, formats): the dashboard builds its columns from it.
+  app.get('/api/metrics', async () => ({ metrics: METRICS }));
 
   app.get('/api/sweeps', async () => {
     const sweeps = await store.listSweeps();

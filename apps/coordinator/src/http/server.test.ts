@@ -10,6 +10,7 @@ import {
   fixtureEpoch,
   fixtureSweep,
   fixtureTrial,
+  METRIC_KEYS,
   type ChangeEvent,
   type Curve,
   type SweepRecord,
@@ -335,6 +336,17 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
       fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
     ) as { version: string };
     assert.deepEqual(a.json, { ok: true, version: pkg.version });
+  });
+
+  it('serves the metric table the dashboard builds its columns from', async () => {
+    const a = await request(base, 'GET', '/api/metrics');
+    assert.equal(a.status, 200);
+    const { metrics } = a.json as { metrics: { key: string; label: string; format: string }[] };
+    assert.deepEqual(
+      metrics.map((m) => m.key),
+      [...METRIC_KEYS],
+    );
+    assert.equal(metrics.find((m) => m.key === 'acc2')?.format, 'percent');
   });
 
   it('lists sweeps newest first with counts, and one sweep', async () => {

@@ -5,8 +5,7 @@
  * one process without timers or sockets, so a test takes milliseconds.
  */
 import { EventEmitter } from 'node:events';
-import type { TrialId, TrialRecord } from '@mmim/experiments';
-import { MemoryExperimentStore } from '@mmim/experiments/testing';
+import { MemoryExperimentStore, type TrialId, type TrialRecord } from '@mmim/experiments';
 import type { CoordinatorMessage, Heartbeat__Output } from '@mmim/protocol';
 import { createLogger } from '@mmim/runtime';
 import { WorkerPool, type WorkerRecord } from '../pool.js';

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryExperimentStore } from '@mmim/experiments/testing';
-import { fixtureTrial } from '@mmim/experiments';
+import { MemoryExperimentStore, fixtureTrial } from '@mmim/experiments';
 import { CurveBuffer } from './curve-buffer.js';
 
 describe('CurveBuffer', () => {

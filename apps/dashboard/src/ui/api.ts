@@ -12,6 +12,7 @@ import type {
   ChangeEvent,
   Curve,
   EpochEntry,
+  MetricInfo,
   SweepRecord,
   TrialCounts,
   TrialEvent,
@@ -24,6 +25,7 @@ export type {
   ChangeEvent,
   Curve,
   EpochEntry,
+  MetricInfo,
   SweepRecord,
   TrialEvent,
   TrialRecord,
@@ -122,6 +124,8 @@ async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string): Prom
 
 const enc = encodeURIComponent;
 
+let metricsOnce: Promise<{ metrics: MetricInfo[] }> | null = null;
+
 function query(params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== '')
@@ -158,6 +162,12 @@ export const api = {
   sweepAction: (id: string, action: SweepAction) =>
     request<{ sweep: SweepRecord }>('POST', `/api/sweeps/${enc(id)}/${action}`),
   trial: (id: string) => request<TrialDetail>('GET', `/api/trials/${enc(id)}`),
+  /** The metric table, fetched once per page load (it changes only with the coordinator). */
+  metrics: (): Promise<{ metrics: MetricInfo[] }> =>
+    (metricsOnce ??= request<{ metrics: MetricInfo[] }>('GET', '/api/metrics').catch((err) => {
+      metricsOnce = null; // a failed fetch is tried again next time
+      throw err;
+    })),
   /** Cancels a lone trial (admin token). */
   cancelTrial: (id: string) => request<{ trial: TrialRecord }>('DELETE', `/api/trials/${enc(id)}`),
   /** Every curve (names absent) or the named ones, downsampled to maxPoints on the server. */

@@ -16,6 +16,12 @@ export function timeAgo(at: number, now: number): string {
 }
 
 /** A metric value: 4 significant digits, '—' for null/NaN. */
+/** A metric value as the metric table's `format` says: 0.7123, or 81.23 for a percentage. */
+export function fmtMetric(format: 'decimal' | 'percent', v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return format === 'percent' ? (100 * v).toFixed(2) : v.toFixed(4);
+}
+
 export function fmtValue(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   // Learning rates read best as 1e-4 / 2.5e-5, not 0.0001.

@@ -8,11 +8,11 @@
  * appends them, batching events that arrive close together. A `trial` change refetches the
  * record, epochs and events.
  */
-import type { Curve, EpochEntry, TrialDetail } from '../api.js';
+import type { Curve, EpochEntry, MetricInfo, TrialDetail } from '../api.js';
 import { api, getToken, setToken } from '../api.js';
 import { LineFigure } from '../charts.js';
 import { h, replace, routeLink } from '../dom.js';
-import { curveOrder, fmtBytes, fmtSeconds, fmtTime, fmtValue } from '../format.js';
+import { curveOrder, fmtBytes, fmtMetric, fmtSeconds, fmtTime, fmtValue } from '../format.js';
 import { askToken, badge, errorBox, errorText, type Page, type PageContext } from '../widgets.js';
 
 /** Points asked for per curve on a full load (the server downsamples to this). */
@@ -80,7 +80,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
   );
 
   // ---- details (record, epochs, events, checkpoint) ----
-  function renderDetail(d: TrialDetail): void {
+  function renderDetail(d: TrialDetail, metrics: readonly MetricInfo[]): void {
     const t = d.trial;
     replace(
       title,
@@ -118,7 +118,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
       ),
       t.error === null ? null : h('p', { class: 'error' }, `Last failure: ${t.error}`),
     );
-    renderEpochs(d.epochs);
+    renderEpochs(d.epochs, metrics);
     replace(
       placement,
       t.placement.length === 0
@@ -187,7 +187,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
     );
   }
 
-  function renderEpochs(epochs: EpochEntry[]): void {
+  function renderEpochs(epochs: EpochEntry[], metrics: readonly MetricInfo[]): void {
     const series = (split: 'valid' | 'test', key: 'mae' | 'acc2'): [number, number][] =>
       epochs.map((e) => [e.epoch, e[split][key]]);
     maeFig.setSeries([
@@ -199,18 +199,19 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
       { name: 'test', points: series('test', 'acc2') },
     ]);
     const lrNames = [...new Set(epochs.flatMap((e) => Object.keys(e.lr)))].sort();
+    // The metric columns come from the metric table (GET /api/metrics).
+    const columns = (['valid', 'test'] as const).flatMap((split) =>
+      metrics
+        .filter((m) => m.dashboard.includes(split))
+        .map((m) => ({
+          split,
+          metric: m,
+        })),
+    );
     const head = [
       'Epoch',
       'Train loss (stage 0 / 1)',
-      'Valid MAE',
-      'Valid corr',
-      'Valid Acc-2',
-      'Valid F1',
-      'Test MAE',
-      'Test corr',
-      'Test Acc-2',
-      'Test F1',
-      'Test Acc-7',
+      ...columns.map((c) => `${c.split === 'valid' ? 'Valid' : 'Test'} ${c.metric.label}`),
       ...lrNames.map((n) => `lr ${n}`),
       'Time',
     ];
@@ -240,15 +241,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
                   [
                     String(e.epoch),
                     `${fmtValue(e.trainLoss.stage0)} / ${fmtValue(e.trainLoss.stage1)}`,
-                    fmtValue(e.valid.mae),
-                    fmtValue(e.valid.corr),
-                    fmtValue(e.valid.acc2),
-                    fmtValue(e.valid.f1),
-                    fmtValue(e.test.mae),
-                    fmtValue(e.test.corr),
-                    fmtValue(e.test.acc2),
-                    fmtValue(e.test.f1),
-                    fmtValue(e.test.acc7),
+                    ...columns.map((c) => fmtMetric(c.metric.format, e[c.split][c.metric.key])),
                     ...lrNames.map((n) => fmtValue(e.lr[n])),
                     fmtSeconds(e.seconds),
                   ].map((x, i) => h('td', { class: i === 1 ? null : 'num' }, x)),
@@ -261,8 +254,8 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
 
   async function loadDetail(): Promise<void> {
     try {
-      const d = await api.trial(trialId);
-      if (!disposed) renderDetail(d);
+      const [d, { metrics }] = await Promise.all([api.trial(trialId), api.metrics()]);
+      if (!disposed) renderDetail(d, metrics);
     } catch (err) {
       if (!disposed) replace(summary, errorBox(err));
     }
