@@ -7,7 +7,7 @@
 // The cross-project test project (test/project.json, named `e2e`) gets typecheck and lint of
 // test/ and bench/ (one tsconfig: bench imports test helpers) and one target per suite in
 // E2E_SUITES: the slow ones (cluster, browser, chaos...) are their own targets, so `nx` can
-// cache, order and rerun them separately.
+// cache, order and rerun them separately; each runs alone (see testTarget).
 //
 // Cache settings live here with the commands, so a target's command and what it reads sit side
 // by side; the input sets they name (default, production, testEnvironment, ...) are nx.json's
@@ -61,17 +61,24 @@ const lint = (paths, extraInputs = []) => ({
   inputs: ['default', '^production', 'lintConfig', ...extraInputs],
 });
 
-const testTarget = (specs, extraInputs) => ({
+// `parallelism: false`: Nx runs the task alone, nothing beside it (npm test runs the rest two at
+// a time on two cores). For the suites that start clusters, browsers and training processes of
+// their own, which would otherwise share the two cores with another suite and its processes.
+const testTarget = (specs, extraInputs, { alone = false } = {}) => ({
   command: runTests(specs),
   cache: true,
   inputs: ['default', '^production', 'testEnvironment', ...extraInputs],
+  ...(alone ? { parallelism: false } : {}),
 });
+
+/** Apps and libs whose unit tests start real clusters (coordinator e2e) or train in threads. */
+const RUN_TESTS_ALONE = new Set(['apps/coordinator', 'apps/worker']);
 
 function libOrAppTargets(root) {
   return {
     typecheck: typecheck(root),
     lint: lint([root]),
-    test: testTarget([`${root}/src`], []),
+    test: testTarget([`${root}/src`], [], { alone: RUN_TESTS_ALONE.has(root) }),
   };
 }
 
@@ -86,7 +93,7 @@ function e2eTargets(root) {
     ),
   };
   for (const [name, suite] of Object.entries(E2E_SUITES)) {
-    targets[name] = testTarget(suite.specs, suite.inputs);
+    targets[name] = testTarget(suite.specs, suite.inputs, { alone: true });
   }
   return targets;
 }
