@@ -13,6 +13,7 @@ import {
   type TrialRecord,
 } from '@mmim/experiments';
 import type { Logger } from '@mmim/runtime';
+import { openCheckpoints } from './artifacts.js';
 import { Coordinator, type TlsFiles } from './coordinator.js';
 import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
@@ -48,6 +49,11 @@ export interface ControlPlaneOptions {
    * DEFAULT_MAX_WORKERS_PER_TRIAL. Larger trials and sweeps are refused with a 400.
    */
   maxWorkersPerTrial?: number;
+  /**
+   * Where checkpoints go (dir:PATH, s3://bucket/prefix?endpoint=..., redis); null or absent:
+   * the store published by an earlier start, else Redis (capped). See ./artifacts.ts.
+   */
+  artifacts?: string | null;
   /** How far smaller trials may jump a waiting head of the queue; default DEFAULT_BACKFILL. */
   backfill?: Partial<BackfillPolicy>;
   /** The built dashboard; null serves the API only. */
@@ -82,7 +88,7 @@ export class ControlPlane {
     redis.on('error', (err: Error) => log.warn({ err }, 'redis connection error'));
     await redis.connect();
     const store = new ExperimentStore(redis);
-    const checkpoints = new CheckpointStore(redis);
+    const checkpoints = await openCheckpoints(redis, o.artifacts ?? null, log);
     const queue = await TrialQueue.open({ connection: redis, redis, lockMs: o.queueLockMs, log });
     const coordinator = Coordinator.create({
       host: o.host,
@@ -249,6 +255,7 @@ export class ControlPlane {
     await this.trials.close();
     await this.coordinator.close(500);
     await this.queue.close();
+    await this.checkpoints.close().catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
   }
 }

@@ -10,9 +10,11 @@ export const USAGE = `usage: coordinator [--host 127.0.0.1] [--port ${DEFAULT_PO
                    [--read-token-required] [--http-allowed-hosts NAME[:PORT],...]
                    [--lease-ms ${DEFAULT_LEASE_MS}] [--max-workers-per-trial ${DEFAULT_MAX_WORKERS_PER_TRIAL}]
                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
+                   [--artifacts dir:PATH | s3://BUCKET/PREFIX?endpoint=URL | redis]
 The join token may come from MMIM_JOIN_TOKEN instead of --token-file (never from argv), the
 admin token (dashboard actions, sweep commands) from MMIM_ADMIN_TOKEN, the Redis URL from
-MMIM_REDIS_URL (default redis://127.0.0.1:6379; rediss:// for TLS, user:password@ for ACLs).`;
+MMIM_REDIS_URL (default redis://127.0.0.1:6379; rediss:// for TLS, user:password@ for ACLs),
+where checkpoints go from MMIM_ARTIFACTS (default: the store an earlier start set, else Redis).`;
 
 export const DEFAULT_HTTP_PORT = 8080;
 
@@ -26,6 +28,7 @@ const Flags = z
     'tls-key': z.string().optional(),
     'tls-ca': z.string().optional(),
     redis: z.string().min(1).optional(),
+    artifacts: z.string().min(1).optional(),
     'http-host': z.string().min(1).default('127.0.0.1'),
     'http-port': z.coerce.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
     'admin-token-file': z.string().min(1).optional(),
@@ -67,6 +70,8 @@ export interface CoordinatorConfig {
    * refused (400); `mmim up` passes its worker count.
    */
   maxWorkersPerTrial: number;
+  /** Where checkpoints go (an artifact store setting); null: keep the run's published one. */
+  artifacts: string | null;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -95,6 +100,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       redis: { type: 'string' },
+      artifacts: { type: 'string' },
       'http-host': { type: 'string' },
       'http-port': { type: 'string' },
       'admin-token-file': { type: 'string' },
@@ -130,6 +136,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Coordinator
       .map((h) => h.trim())
       .filter((h) => h !== ''),
     maxWorkersPerTrial: f['max-workers-per-trial'],
+    artifacts: f.artifacts ?? (env['MMIM_ARTIFACTS']?.trim() || null),
   };
   if (config.adminToken !== null && config.adminToken === joinToken) {
     throw new Error('the admin token must differ from the join token');

@@ -487,6 +487,10 @@ export class LocalCluster {
         // A local cluster's trials can use at most the workers it starts (more would never run).
         '--max-workers-per-trial',
         String(Math.max(1, o.workers)),
+        // Checkpoints on disk under the run dir, not in Redis (MMIM_ARTIFACTS overrides).
+        ...(process.env['MMIM_ARTIFACTS']
+          ? []
+          : ['--artifacts', `dir:${path.resolve(o.runDir, 'artifacts')}`]),
       ],
       this.#env(),
       log,
