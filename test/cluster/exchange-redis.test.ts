@@ -3,7 +3,10 @@
  * local cluster starts a second redis-server without persistence; a 2-rank trial's collectives
  * run there (BLPOP, RPUSH, the parts with PEXPIRE) and never on the durable Redis, whose AOF keeps only what
  * must survive (the trial's checkpoints, the experiment record); the trial ends with the
- * parameters of the same trial on one shared Redis. Real processes throughout.
+ * parameters of the same trial on one shared Redis. And when the exchange Redis (no
+ * persistence) dies mid-trial, the live state goes with it: the supervised cluster restarts it,
+ * the group re-forms and resumes from the epoch checkpoint on the durable Redis, and the trial
+ * still ends with the uninterrupted parameters. Real processes throughout.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +18,20 @@ import { LocalCluster } from '@mmim/cli';
 import { finalWeights, maxRelativeDiff, trialWhen, TERMINAL } from './helpers.js';
 
 const clusters: LocalCluster[] = [];
+
+/** The workers' 'trial resumed' log records of a trial. */
+function resumedLines(cluster: LocalCluster, trialId: string): { source: string; step: number }[] {
+  const out: { source: string; step: number }[] = [];
+  for (const w of cluster.workers) {
+    if (!fs.existsSync(w.log)) continue;
+    for (const line of fs.readFileSync(w.log, 'utf8').split('\n')) {
+      if (!line.includes('"msg":"trial resumed"')) continue;
+      const rec = JSON.parse(line) as { trialId: string; source: string; step: number };
+      if (rec.trialId === trialId) out.push(rec);
+    }
+  }
+  return out;
+}
 
 async function trainOnce(exchangeRedis: 'auto' | undefined): Promise<{
   cluster: LocalCluster;
@@ -98,5 +115,54 @@ describe('the exchange on its own Redis', { timeout: 900_000 }, () => {
       await finalWeights(shared.cluster.redisUrl, shared.trialId),
     );
     assert.ok(diff.worst <= 1e-5, `${diff.name}: ${diff.worst}`);
+  });
+
+  it('loses the live state with the exchange Redis, resumes from the epoch checkpoint, same parameters', async () => {
+    const cluster = await LocalCluster.start({
+      workers: 2,
+      runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-exchange-loss-')),
+      httpPort: 0,
+      backend: 'wasm',
+      env: { MMIM_LOG_LEVEL: 'info' },
+      exchangeRedis: 'auto',
+      supervise: true,
+    });
+    clusters.push(cluster);
+    const spec = {
+      data: { kind: 'synthetic', dataset: 'mosi', train: 32, valid: 16, test: 16 },
+      trainer: { num_epochs: 3, batch_size: 16 },
+      seed: 1111,
+    } as const;
+    const run = async (workers: number, name: string) => {
+      const { trial } = await cluster.api.createTrial({ ...spec, workers, name });
+      return trial.id;
+    };
+    const reference = await run(1, 'reference');
+    const refDone = await trialWhen(cluster.api, reference, 'the reference', 300_000, (t) =>
+      TERMINAL.includes(t.state),
+    );
+    assert.equal(refDone.state, 'completed', refDone.error ?? '');
+    const id = await run(2, 'exchange-loss');
+    await trialWhen(cluster.api, id, 'epoch 1', 300_000, (t) => t.epochs >= 1);
+    const victim = cluster.exchangeRedis;
+    assert.ok(victim, 'an exchange Redis runs');
+    victim.proc.kill('SIGKILL');
+    const done = await trialWhen(cluster.api, id, 'the trial to end', 400_000, (t) =>
+      TERMINAL.includes(t.state),
+    );
+    assert.equal(done.state, 'completed', done.error ?? '');
+    assert.notEqual(cluster.exchangeRedis?.pid, victim.pid, 'the exchange Redis was restarted');
+    // Its live head went with it: the new group took the epoch checkpoint.
+    const resumes = resumedLines(cluster, id);
+    assert.ok(resumes.length >= 2, JSON.stringify(resumes));
+    assert.ok(
+      resumes.every((r) => r.source === 'checkpoint'),
+      JSON.stringify(resumes),
+    );
+    const diff = maxRelativeDiff(
+      await finalWeights(cluster.redisUrl, id),
+      await finalWeights(cluster.redisUrl, reference),
+    );
+    assert.ok(diff.worst < 1e-5, `${diff.name}: ${diff.worst}`);
   });
 });

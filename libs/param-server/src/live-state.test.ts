@@ -1,7 +1,8 @@
 /**
  * The live state's fencing and clean-up against a real redis-server: a newer attempt's fence
  * makes an older attempt's head commit fail (StaleLiveAttemptError) and leaves the head as the
- * newer attempt wrote it; an attempt older than the fence cannot even start; chunks of other
+ * newer attempt wrote it; an attempt older than the fence cannot even start; a lost fence (the
+ * Redis lost its data) refuses every commit until an attempt raises it again; chunks of other
  * attempts are dropped, the fence survives the final clean-up.
  */
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +55,16 @@ describe('live state in Redis', () => {
         fresh.readChunks(1, [{ chunk: 0, version: 3, kind: 'p' }]),
         /attempt 1, version 3, kind p is missing/,
       );
+      // A Redis that lost its data (restarted without persistence) lost the fence: the attempt
+      // that raised it can no longer commit a head naming chunks that went with it.
+      await client.flushall();
+      await assert.rejects(
+        fresh.commit({ plan: 'x', chunkVersions: [1], cursor: { step: 4 } }),
+        (err: unknown) => err instanceof StaleLiveAttemptError && /fence is gone/.test(String(err)),
+      );
+      assert.equal(await fresh.readHead(), null);
+      await fresh.fence();
+      await fresh.commit({ plan: 'x', chunkVersions: [0], cursor: { step: 3 } });
       await fresh.deleteAll();
       assert.deepEqual(await client.keys('*{trial:fenced}:live:*'), [
         'mmim:{trial:fenced}:live:fence',

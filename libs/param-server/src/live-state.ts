@@ -28,12 +28,18 @@ export interface LiveHead {
   cursor: unknown;
 }
 
-/** A write of an attempt older than the trial's newest (a stale, partitioned rank). */
+/**
+ * A head commit refused: the attempt is older than the trial's newest (a stale, partitioned
+ * rank), or the fence is gone (the Redis lost its data: the chunks are gone with it).
+ */
 export class StaleLiveAttemptError extends ParamServerError {
-  constructor(trial: string, attempt: number, newest: number) {
-    super(`attempt ${attempt} is stale (attempt ${newest} started): live state not written`, {
-      trial,
-    });
+  constructor(trial: string, attempt: number, newest: number | null) {
+    super(
+      newest === null
+        ? `attempt ${attempt}: the live state's fence is gone (its Redis restarted without persistence?): live state not written`
+        : `attempt ${attempt} is stale (attempt ${newest} started): live state not written`,
+      { trial },
+    );
     this.name = 'StaleLiveAttemptError';
   }
 }
@@ -56,7 +62,10 @@ export class LiveStateStore {
     this.keys = new TrialKeys(trial, opts.prefix ?? DEFAULT_PREFIX);
   }
 
-  /** Raise the fence to this attempt; throws when a newer attempt already started. */
+  /**
+   * Raise the fence to this attempt (before this attempt reads or commits anything); throws when
+   * a newer attempt already started.
+   */
   async fence(): Promise<void> {
     const newest = await this.client.psLiveFence(this.keys.liveFence(), this.attempt);
     if (newest > this.attempt) throw new StaleLiveAttemptError(this.trial, this.attempt, newest);
@@ -114,7 +123,10 @@ export class LiveStateStore {
     return out;
   }
 
-  /** Write the head (refused, StaleLiveAttemptError, when a newer attempt raised the fence). */
+  /**
+   * Write the head: only the attempt that raised the fence may (StaleLiveAttemptError when a
+   * newer attempt raised it, or when the fence is gone with the Redis's data).
+   */
   async commit(head: Omit<LiveHead, 'attempt'>): Promise<void> {
     const ok = await this.client.psLiveCommit(
       this.keys.liveHead(),
@@ -122,6 +134,7 @@ export class LiveStateStore {
       this.attempt,
       JSON.stringify({ attempt: this.attempt, ...head }),
     );
+    if (ok === -1) throw new StaleLiveAttemptError(this.trial, this.attempt, null);
     if (ok !== 1) {
       const newest = Number((await this.client.get(this.keys.liveFence())) ?? 0);
       throw new StaleLiveAttemptError(this.trial, this.attempt, newest);

@@ -306,10 +306,19 @@ export class ShardedRedisRankGroup implements ShardedRankGroup, LiveStateSink {
 
   // ------------------------------------------------------------------ live state (LiveStateSink)
 
+  /**
+   * Before anyone reads the live state: rank 0 raises its fence (older attempts can no longer
+   * commit a head), then every rank waits for that. Ranks reading before the fence could see
+   * different heads if a lost group's ranks still run; after it, the head is frozen until this
+   * group commits.
+   */
+  async fenceAndSync(): Promise<void> {
+    if (this.rank === 0) await this.live.fence();
+    await this.timed(() => this.collectives.barrier('fenced', 0));
+  }
+
   async start(cursor: TrainerCursor | null, host: Map<ParamName, Float32Array>): Promise<void> {
     const { shard } = this.ready();
-    // Rank 0 raises the fence first: from now on older attempts cannot commit a head.
-    if (this.rank === 0) await this.live.fence();
     const version = this.version; // 0: this attempt's first copy of every chunk
     await this.timed(() =>
       this.collectives.barrier('start', 0, (p) => {

@@ -61,7 +61,14 @@ export type ThreadMessage =
     }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; kind: 'last' | 'best'; epoch: number; bytes: number }
-  | { type: 'end'; outcome: 'COMPLETED' | 'FAILED'; error: string; result: TrialSummary | null };
+  | {
+      type: 'end';
+      outcome: 'COMPLETED' | 'FAILED';
+      /** The error's message (the trial record shows it); its stack goes to the worker's log. */
+      error: string;
+      stack?: string;
+      result: TrialSummary | null;
+    };
 
 /** TrialEnded.result_json (rank 0): the selected epoch and its metrics. */
 export interface TrialSummary {

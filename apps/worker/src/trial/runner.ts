@@ -181,7 +181,7 @@ export class TrialRunner {
     });
     thread.on('message', (m: ThreadMessage) => this.#onMessage(running, m));
     thread.on('error', (err) => {
-      this.#log.error({ trialId: a.trialId, err: err.message }, 'trial thread crashed');
+      this.#log.error({ trialId: a.trialId, err }, 'trial thread crashed');
       this.#end(
         running,
         TrialOutcome.TRIAL_OUTCOME_FAILED,
@@ -253,7 +253,10 @@ export class TrialRunner {
         return;
       case 'end':
         if (m.outcome === 'FAILED')
-          this.#log.error({ trialId: r.trialId, rank: r.rank, err: m.error }, 'trial failed');
+          this.#log.error(
+            { trialId: r.trialId, rank: r.rank, err: { message: m.error, stack: m.stack } },
+            'trial failed',
+          );
         else this.#log.info({ trialId: r.trialId, rank: r.rank }, 'trial completed');
         this.#end(
           r,
@@ -320,7 +323,7 @@ export class TrialRunner {
     } catch (err) {
       // Unreachable coordinator: keep them (in order) for the next try.
       this.#points = [...batch, ...this.#points].slice(-MAX_BUFFERED_POINTS);
-      this.#log.debug({ points: batch.length, err: String(err) }, 'metric points held');
+      this.#log.debug({ points: batch.length, err }, 'metric points held');
     } finally {
       this.#sending = false;
     }

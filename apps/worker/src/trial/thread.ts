@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { CheckpointStore, StaleAttemptError } from '@mmim/experiments';
 import { LiveStateStore, RedisCollectives } from '@mmim/param-server';
-import { initBackend } from '@mmim/runtime';
+import { createLogger, initBackend } from '@mmim/runtime';
 import {
   Trainer,
   parseTrialSpec,
@@ -35,6 +35,7 @@ const port = parentPort;
 if (port === null) throw new Error('trial/thread.ts runs only as a worker thread');
 const post = (m: ThreadMessage): void => port.postMessage(m);
 const boot = workerData as ThreadBoot;
+const log = createLogger('trial-thread');
 const backendReady = initBackend({ backend: boot.backend });
 backendReady.then(
   () => post({ type: 'ready' }),
@@ -58,7 +59,11 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
   const dir = path.join(init.runDir, 'trials', `${spec.trialId}.a${spec.attempt}.r${init.rank}`);
   fs.mkdirSync(dir, { recursive: true });
 
-  const redis = init.redisUrl === null ? null : new Redis(init.redisUrl);
+  // Connection errors (a Redis restarting) go to the log as JSON; ioredis reconnects by itself,
+  // and a collective that cannot finish fails the trial with its own error.
+  const watched = (r: Redis): Redis =>
+    r.on('error', (err) => log.warn({ err }, 'redis connection error'));
+  const redis = init.redisUrl === null ? null : watched(new Redis(init.redisUrl));
   // The per-step exchange: on its own Redis when given (no AOF needed: it is recomputable).
   const exchangeUrl = init.exchangeRedisUrl ?? init.redisUrl;
   const multiRank = exchangeUrl !== null && init.worldSize > 1;
@@ -66,8 +71,8 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
     ? null
     : init.exchangeRedisUrl === null
       ? redis
-      : new Redis(exchangeUrl);
-  const blocking = !multiRank ? null : new Redis(exchangeUrl);
+      : watched(new Redis(exchangeUrl));
+  const blocking = !multiRank ? null : watched(new Redis(exchangeUrl));
   try {
     const store = redis === null ? null : new CheckpointStore(redis);
     if (store !== null && init.rank === 0) {
@@ -96,6 +101,10 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         prepared.bert.hidden_size,
         { compression: spec.exchange?.compression ?? 'none' },
       );
+      // Every rank reads where to resume only after rank 0 fenced off the older attempts (above
+      // for the checkpoints, here for the live state): a rank of a lost group that still runs
+      // can then move neither, and all ranks of this group read the same state.
+      await group.fenceAndSync();
     }
 
     let trainer: Trainer | null = null;
@@ -149,7 +158,18 @@ async function run(init: ThreadInit): Promise<TrialSummary> {
         : { distributed: { rank: init.rank, worldSize: init.worldSize, group, live: group } }),
     };
     const stored = store === null ? null : await store.get(spec.trialId, 'last');
-    const live = group === null ? null : await group.readSnapshot();
+    // A live head whose chunks are gone (its Redis lost them) is no place to resume from: the
+    // epoch checkpoint on the durable Redis is.
+    const live =
+      group === null
+        ? null
+        : await group.readSnapshot().catch((err: unknown) => {
+            log.warn(
+              { err, trialId: spec.trialId },
+              'live state unreadable: resuming from the checkpoint',
+            );
+            return null;
+          });
     const resumed = (source: 'live' | 'checkpoint', t: Trainer): void =>
       post({ type: 'note', note: 'resumed', epoch: t.epochsDone, step: t.globalStep, source });
     if (live !== null && (stored === null || live.cursor.state.epoch >= stored.epoch)) {
@@ -221,6 +241,7 @@ port.once('message', (m: StartTrial) => {
         type: 'end',
         outcome: 'FAILED',
         error: err instanceof Error ? err.message : String(err),
+        ...(err instanceof Error && err.stack !== undefined ? { stack: err.stack } : {}),
         result: null,
       }),
   );
