@@ -14,6 +14,7 @@ import {
 } from '@mmim/experiments';
 import type { Logger } from '@mmim/runtime';
 import { openCheckpoints } from './artifacts.js';
+import { CheckpointGc } from './retention/checkpoint-gc.js';
 import { Coordinator, type TlsFiles } from './coordinator.js';
 import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
@@ -124,6 +125,10 @@ export class ControlPlane {
     // Sweeps first: they say which sweeps are paused before any held trial is dispatched.
     await sweeps.start();
     await trials.start();
+    // Applies each sweep's checkpoint retention now and every minute (idempotent: a restart
+    // just runs the next pass).
+    const gc = new CheckpointGc({ store, checkpoints, log });
+    gc.start();
     await coordinator.listen();
     const metrics = new CoordinatorMetrics();
     // Without a configured admin token one is made up and never shown: the dashboard is then
@@ -135,6 +140,7 @@ export class ControlPlane {
       http = await createHttpServer({
         store,
         checkpoints,
+        gc,
         control: {
           pause: (id) => plane().sweeps.pause(id),
           resume: (id) => plane().sweeps.resume(id),
@@ -166,11 +172,13 @@ export class ControlPlane {
       admission,
       log,
     );
+    self.#gc = gc;
     self.#startMetrics();
     return self;
   }
 
   #metricsTimer: NodeJS.Timeout | null = null;
+  #gc: CheckpointGc | null = null;
 
   #startMetrics(): void {
     const tick = async (): Promise<void> => {
@@ -252,6 +260,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     if (this.#metricsTimer) clearInterval(this.#metricsTimer);
     await this.http?.close();
+    await this.#gc?.close();
     await this.trials.close();
     await this.coordinator.close(500);
     await this.queue.close();

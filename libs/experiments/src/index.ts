@@ -30,6 +30,15 @@ export {
   type StoredCheckpoint,
 } from './checkpoints.js';
 export { publishArtifactStore } from './checkpoint-artifacts.js';
+export {
+  DEFAULT_RETENTION,
+  planRetention,
+  retentionOf,
+  type RetentionDecision,
+  type RetentionPlan,
+  type RetentionPolicy,
+  type RetentionTrial,
+} from './retention.js';
 /** Record builders for tests (valid defaults, every field overridable). */
 export { fixtureEpoch, fixtureSweep, fixtureTrial } from './testing/fixtures.js';
 /**

@@ -73,6 +73,23 @@ describe('parseSweepYaml', () => {
     assert.equal(spec.maxFailures, 3);
     assert.equal(spec.samplerSeed, 0);
     assert.deepEqual(spec.tpe, { nStartup: 5, nEiCandidates: 24 });
+    assert.deepEqual(spec.checkpoints, {
+      keepBestTrials: 3,
+      keepLastPerTrial: false,
+      deletePruned: true,
+    });
+  });
+
+  it('reads the checkpoint retention policy', () => {
+    const spec = parseSweepSpec({
+      ...base(),
+      checkpoints: { keep_best_trials: 1, keep_last_per_trial: true, delete_pruned: false },
+    });
+    assert.deepEqual(spec.checkpoints, {
+      keepBestTrials: 1,
+      keepLastPerTrial: true,
+      deletePruned: false,
+    });
   });
 
   it('reads the example in docs/sweeps.md', () => {
@@ -311,6 +328,16 @@ describe('sweep config errors name the key', () => {
       'fixed and swept',
       { trainer: { alpha: 0.1 } },
       /^parameters\.alpha: also fixed as trainer\.alpha; keep one of them$/,
+    ],
+    [
+      'a misspelt retention key',
+      { checkpoints: { keep_best: 2 } },
+      /^checkpoints\.keep_best: unknown key$/,
+    ],
+    [
+      'a negative keep_best_trials',
+      { checkpoints: { keep_best_trials: -1 } },
+      /^checkpoints\.keep_best_trials: /,
     ],
     [
       'tpe options without bayes',

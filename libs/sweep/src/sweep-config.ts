@@ -4,7 +4,12 @@
  * + bounds, `early_terminate`, `run_cap`); docs/sweeps.md lists every key. Every problem is
  * reported at once in one `SweepConfigError` whose message names each key path.
  */
-import { METRIC_KEYS, type MetricKey } from '@mmim/experiments';
+import {
+  DEFAULT_RETENTION,
+  METRIC_KEYS,
+  type MetricKey,
+  type RetentionPolicy,
+} from '@mmim/experiments';
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -71,6 +76,8 @@ export interface SweepSpec {
   maxFailures: number;
   samplerSeed: number;
   tpe: TpeOptions;
+  /** Which checkpoints the coordinator's GC keeps (`checkpoints:`; defaults DEFAULT_RETENTION). */
+  checkpoints: RetentionPolicy;
 }
 
 /** One problem: the key path and what is wrong. */
@@ -178,6 +185,14 @@ const topSchema = z
     sampler_seed: int.min(0).default(0),
     tpe: z
       .object({ n_startup: posInt.optional(), n_ei_candidates: posInt.optional() })
+      .strict()
+      .optional(),
+    checkpoints: z
+      .object({
+        keep_best_trials: int.min(0).optional(),
+        keep_last_per_trial: z.boolean().optional(),
+        delete_pruned: z.boolean().optional(),
+      })
       .strict()
       .optional(),
   })
@@ -609,6 +624,11 @@ function specOf(
     maxFailures: top.max_failures,
     samplerSeed: top.sampler_seed,
     tpe: { nStartup: top.tpe?.n_startup ?? 5, nEiCandidates: top.tpe?.n_ei_candidates ?? 24 },
+    checkpoints: {
+      keepBestTrials: top.checkpoints?.keep_best_trials ?? DEFAULT_RETENTION.keepBestTrials,
+      keepLastPerTrial: top.checkpoints?.keep_last_per_trial ?? DEFAULT_RETENTION.keepLastPerTrial,
+      deletePruned: top.checkpoints?.delete_pruned ?? DEFAULT_RETENTION.deletePruned,
+    },
   };
 }
 

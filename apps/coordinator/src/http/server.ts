@@ -21,6 +21,7 @@ import { HostCheck } from './host-check.js';
 import type { SweepControl } from './control.js';
 import { HttpError, SweepActionError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
+import { registerGcRoutes, type CheckpointGcControl } from './gc-routes.js';
 import { registerApiRoutes } from './routes.js';
 import { ChangeHub, EventStreams } from './sse.js';
 import { StaticFiles } from './static.js';
@@ -57,6 +58,8 @@ export interface HttpServerOptions {
   store: ExperimentStoreApi;
   checkpoints: CheckpointStore;
   control: SweepControl;
+  /** The checkpoint GC (GET/POST /api/sweeps/:id/gc); absent: no such routes. */
+  gc?: CheckpointGcControl;
   /** Needed by every POST; also by reads when `readTokenRequired`. */
   adminToken: string;
   /** Reads need the admin token too (default on when bound to a non-loopback address). */
@@ -229,6 +232,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     version: options.version ?? packageVersion(),
     log,
   });
+  if (options.gc !== undefined) registerGcRoutes(app, { store, gc: options.gc });
 
   app.get('/api/events', { exposeHeadRoute: false }, async (_req, reply) => {
     reply.hijack(); // a long-lived stream: fastify must not answer or time it
