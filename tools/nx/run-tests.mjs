@@ -78,10 +78,15 @@ function main(argv) {
     for (const f of files) console.log(f);
     return;
   }
+  // Nx gives every task FORCE_COLOR=true unless the caller set it, and the processes the tests
+  // start (CLI, coordinator, workers) would inherit it: run them as a plain `node --test` would.
+  const env = { ...process.env };
+  if (env.NX_TASK_TARGET_PROJECT !== undefined && env.FORCE_COLOR === 'true')
+    delete env.FORCE_COLOR;
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', env },
   );
   // Nx stops a task with SIGTERM/SIGINT; pass it on so no test process outlives its target.
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
