@@ -8,6 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +108,26 @@ describe('workspace', () => {
       .map(([f, o]) => `${f}: ${o.length === 0 ? 'in no target' : o.join(' and ')}`);
     assert.deepEqual(wrong, []);
     assert.ok(owners.size > 100, `only ${owners.size} test files found`);
+  });
+
+  it("lints every source file in some project's lint target (as the old `eslint .` did)", () => {
+    const linted: string[] = [];
+    for (const [name, n] of nodes) {
+      const m = /^eslint (.+?) --max-warnings 0$/.exec(
+        String(n.data.targets?.['lint']?.options?.command),
+      );
+      assert.ok(m?.[1], `${name}: lint is not 'eslint PATHS --max-warnings 0'`);
+      linted.push(...m[1].split(' '));
+    }
+    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((f) => /\.[mc]?[jt]sx?$/.test(f) && !/(^|\/)(dist|node_modules)\//.test(f))
+      .filter((f) => fs.existsSync(path.join(root, f)));
+    const unlinted = files.filter((f) => !linted.some((p) => f === p || f.startsWith(`${p}/`)));
+    assert.deepEqual(unlinted, []);
   });
 
   it('gives every lib exactly one public entry, src/index.ts (test helpers: ./testing)', () => {
