@@ -96,6 +96,8 @@ workers_per_trial: 1
 max_failures: 20
 run_cap: ${o.configs}
 trainer: {num_epochs: ${o.epochs}, batch_size: 16}
+# The fault-free comparison reads the best trial's last checkpoint, which the GC drops by default.
+checkpoints: {keep_last_per_trial: true}
 `;
 }
 

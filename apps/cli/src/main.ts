@@ -6,22 +6,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-// Only light modules here: each command loads its own code when it runs (`mmim --help` and the
-// API commands must answer at once; the training commands bring TF.js with them).
-import type { runDistributedTrain as RunDistributedTrain } from './commands/cluster.js';
-import type { ApiFlags } from './commands/sweep.js';
-import { BACKEND_FLAG_CHOICES, UsageError, parseSeeds } from './usage.js';
+import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
+import { runQuickTrain } from './commands/train.js';
+import { UsageError, parseSeeds, runTrainOnData } from './commands/train-data.js';
+import { runEval } from './commands/eval.js';
+import { runExport } from './commands/export.js';
+import { runInspect, runSynth } from './commands/data.js';
+import { runDistributedTrain, runUp } from './commands/cluster.js';
+import {
+  sweepAction,
+  sweepBest,
+  sweepCreate,
+  sweepList,
+  sweepStatus,
+  type ApiFlags,
+} from './commands/sweep.js';
+import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
 import { registerTrialCommands } from './commands/trial.js';
 import { exitCodeOf } from './exit-codes.js';
 
-const train_ = () => import('./commands/train.js');
-const trainData = () => import('./commands/train-data.js');
-const cluster = () => import('./commands/cluster.js');
-const sweeps = () => import('./commands/sweep.js');
-const roles = () => import('./commands/roles.js');
-const dataCommands = () => import('./commands/data.js');
-
-type BackendFlag = (typeof BACKEND_FLAG_CHOICES)[number];
+type BackendFlag = BackendChoice;
 
 const program = new Command();
 program
@@ -45,7 +49,7 @@ const backendOption = (): Option =>
   new Option(
     '--backend <name>',
     'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
-  ).choices(BACKEND_FLAG_CHOICES);
+  ).choices(BACKEND_CHOICES);
 
 function toInt(value: string): number {
   const n = Number(value);
@@ -163,14 +167,13 @@ const train = program
 for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
 train.action(async (opts: Record<string, unknown>) => {
   if (opts.workers !== undefined) {
-    const options = distributedTrainOptions(opts, (o) => train.getOptionValueSource(o) === 'cli');
-    await (await cluster()).runDistributedTrain(options);
+    await runDistributedTrain(
+      distributedTrainOptions(opts, (o) => train.getOptionValueSource(o) === 'cli'),
+    );
     return;
   }
   if (opts.synthetic && opts.data === undefined) {
-    await (
-      await train_()
-    ).runQuickTrain({
+    await runQuickTrain({
       synthetic: true,
       epochs: (opts.epochs as number | undefined) ?? 2,
       batches: opts.batches as number,
@@ -197,9 +200,7 @@ train.action(async (opts: Record<string, unknown>) => {
   if (opts.trainableLayers !== undefined) te.trainable_layers = opts.trainableLayers;
   if (opts.microBatch !== undefined) te.micro_batch = opts.microBatch;
   if (Object.keys(te).length > 0) overrides.text_encoder = te;
-  await (
-    await trainData()
-  ).runTrainOnData({
+  await runTrainOnData({
     data: (opts.data as string | undefined) ?? '',
     config: opts.config as string | undefined,
     preset: opts.preset as string | undefined,
@@ -254,7 +255,7 @@ function bertConfigOverrides(file: string): Record<string, unknown> {
 function distributedTrainOptions(
   opts: Record<string, unknown>,
   given: (option: string) => boolean,
-): Parameters<typeof RunDistributedTrain>[0] {
+): Parameters<typeof runDistributedTrain>[0] {
   if (opts.data === undefined && !opts.synthetic) {
     throw new UsageError('give --data FILE|DIR or --synthetic with --workers');
   }
@@ -321,8 +322,8 @@ program
   .option('--exit-when-done', 'with --sweep: stop the cluster when the sweep has finished')
   .option('--json', 'one JSON object per line')
   .addOption(backendOption())
-  .action(async (o: Record<string, unknown>) =>
-    (await cluster()).runUp({
+  .action((o: Record<string, unknown>) =>
+    runUp({
       workers: o.workers as number,
       runDir: o.runDir as string,
       ...(typeof o.redis === 'string' ? { redis: o.redis } : {}),
@@ -345,7 +346,7 @@ program
   .allowUnknownOption()
   .allowExcessArguments()
   .argument('[args...]')
-  .action(async (args: string[]) => (await roles()).runCoordinatorCommand(args));
+  .action((args: string[]) => runCoordinatorCommand(args));
 
 program
   .command('worker')
@@ -356,7 +357,7 @@ program
   .allowUnknownOption()
   .allowExcessArguments()
   .argument('[args...]')
-  .action(async (args: string[]) => (await roles()).runWorkerCommand(args));
+  .action((args: string[]) => runWorkerCommand(args));
 
 const sweep = program
   .command('sweep')
@@ -369,23 +370,19 @@ const apiOptions = (c: Command): Command =>
     .option('--json', 'machine-readable output');
 apiOptions(
   sweep.command('create').description('start a sweep from a YAML file').argument('<file>'),
-).action(async (file: string, o: ApiFlags) => (await sweeps()).sweepCreate(file, o));
-apiOptions(sweep.command('ls').description('list sweeps')).action(async (o: ApiFlags) =>
-  (await sweeps()).sweepList(o),
-);
+).action((file: string, o: ApiFlags) => sweepCreate(file, o));
+apiOptions(sweep.command('ls').description('list sweeps')).action((o: ApiFlags) => sweepList(o));
 apiOptions(
   sweep
     .command('status')
     .description('a sweep and its trials')
     .argument('<id>')
     .option('--watch', 'refresh every 2 s until the sweep ends'),
-).action(async (id: string, o: ApiFlags & { watch?: boolean }) =>
-  (await sweeps()).sweepStatus(id, o),
-);
+).action((id: string, o: ApiFlags & { watch?: boolean }) => sweepStatus(id, o));
 for (const action of ['pause', 'resume', 'cancel'] as const) {
   apiOptions(
     sweep.command(action).description(`${action} a sweep (admin token)`).argument('<id>'),
-  ).action(async (id: string, o: ApiFlags) => (await sweeps()).sweepAction(action, id, o));
+  ).action((id: string, o: ApiFlags) => sweepAction(action, id, o));
 }
 apiOptions(
   sweep
@@ -393,9 +390,7 @@ apiOptions(
     .description('the best config: per-seed metrics, mean ± std, checkpoints')
     .argument('<id>')
     .option('--download <dir>', 'save the best checkpoints of its seeds here'),
-).action(async (id: string, o: ApiFlags & { download?: string }) =>
-  (await sweeps()).sweepBest(id, o),
-);
+).action((id: string, o: ApiFlags & { download?: string }) => sweepBest(id, o));
 
 registerTrialCommands(program, apiOptions);
 
@@ -413,18 +408,14 @@ program
   .option('--batch-size <n>', 'evaluation batch size', toInt, 32)
   .option('--json', 'machine-readable output')
   .addOption(backendOption())
-  .action(async (...args: Parameters<typeof import('./commands/eval.js').runEval>) =>
-    (await import('./commands/eval.js')).runEval(...args),
-  );
+  .action(runEval);
 
 program
   .command('export')
   .description('write the weights alone (reference names) for PyTorch users')
   .requiredOption('--checkpoint <file>', 'a training checkpoint or weights file')
   .requiredOption('--out <file>', 'output .safetensors')
-  .action(async (...args: Parameters<typeof import('./commands/export.js').runExport>) =>
-    (await import('./commands/export.js')).runExport(...args),
-  );
+  .action(runExport);
 
 const data = program
   .command('data')
@@ -439,17 +430,13 @@ data
   .option('--seed <n>', 'seed', toNonNegativeInt, 1111)
   .requiredOption('--out <dir>', 'output folder')
   .option('--json', 'print the report as JSON')
-  .action(async (...args: Parameters<typeof import('./commands/data.js').runSynth>) =>
-    (await dataCommands()).runSynth(...args),
-  );
+  .action(runSynth);
 data
   .command('inspect')
   .description('what a dataset file holds: format, splits, dims, lengths, labels, problems')
   .argument('<path>', 'dataset file or folder')
   .option('--json', 'print the report as JSON')
-  .action(async (p: string, o: { json?: boolean }) =>
-    (await dataCommands()).runInspect({ path: p, json: o.json }),
-  );
+  .action((p: string, o: { json?: boolean }) => runInspect({ path: p, json: o.json }));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Commander already printed its problem (and --help its text).

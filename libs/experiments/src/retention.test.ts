@@ -70,6 +70,15 @@ describe('planRetention', () => {
     assert.deepEqual(dropped(plan), ['a1:best', 'a2:best', 'b1:best', 'f1:best', 'p1:best']);
   });
 
+  it("pins the sweep record's best config even when keep_best_trials is 0", () => {
+    const plan = planRetention(sweep, { ...DEFAULT_RETENTION, keepBestTrials: 0 }, 'minimize', [
+      'b1',
+    ]);
+    assert.ok(!dropped(plan).includes('b1:best'));
+    assert.ok(dropped(plan).includes('a1:best'));
+    assert.match(plan.keep.find((d) => d.trialId === 'b1')?.reason ?? '', /sweep's best config/);
+  });
+
   it('is idempotent: planning the outcome of a plan drops nothing more', () => {
     const plan = planRetention(sweep, DEFAULT_RETENTION, 'minimize');
     const gone = new Set(dropped(plan));

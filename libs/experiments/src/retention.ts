@@ -8,7 +8,8 @@
  *   queued or running           keep both (a retry resumes from `last`)
  *   pruned, failed, cancelled   drop both once ended, with deletePruned (else as completed)
  *   completed, `last`           drop (it never resumes), unless keepLastPerTrial
- *   completed, `best`           keep while its config is among the keepBestTrials best configs
+ *   completed, `best`           keep for the sweep record's best config (pinned), and while its
+ *                               config is among the keepBestTrials best configs
  *                               (mean objective over the config's completed seeds), or while
  *                               other seeds of its config still run (the config may yet rank);
  *                               else drop
@@ -90,10 +91,15 @@ function bestConfigs(trials: RetentionTrial[], goal: Goal, n: number): Set<Confi
   return new Set(ranked.slice(0, Math.max(0, n)).map((r) => r.key));
 }
 
+/**
+ * `pinned`: trials whose `best` stays whatever the ranking says (the sweep record's best config,
+ * which `mmim sweep best --download` fetches), unless they were pruned/failed under deletePruned.
+ */
 export function planRetention(
   trials: RetentionTrial[],
   policy: RetentionPolicy,
   goal: Goal,
+  pinned: readonly TrialId[] = [],
 ): RetentionPlan {
   const best = bestConfigs(trials, goal, policy.keepBestTrials);
   const stillRunning = new Set(
@@ -129,7 +135,9 @@ export function planRetention(
         ? 'keep_last_per_trial'
         : `trial ${t.state}: it never resumes (keep_last_per_trial: false)`,
     );
-    if (best.has(t.configKey)) {
+    if (pinned.includes(t.id)) {
+      decide(t, 'best', true, "the sweep's best config (mmim sweep best)");
+    } else if (best.has(t.configKey)) {
       decide(t, 'best', true, `config among the ${policy.keepBestTrials} best (keep_best_trials)`);
     } else if (stillRunning.has(t.configKey)) {
       decide(t, 'best', true, 'other seeds of its config still run');

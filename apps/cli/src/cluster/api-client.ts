@@ -13,6 +13,17 @@ import type {
   WorkerSnapshot,
 } from '@mmim/experiments';
 
+/** The coordinator's checkpoint GC answer (apps/coordinator SweepGcReport), as the CLI reads it. */
+export interface GcReport {
+  sweepId: string;
+  dryRun: boolean;
+  drop: { trialId: string; kind: string; bytes: number; reason: string }[];
+  keep: { trialId: string; kind: string; bytes: number; reason: string }[];
+  orphans: { key: string; bytes: number }[];
+  freedBytes: number;
+  ms: number;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -152,6 +163,11 @@ export class ApiClient {
 
   action(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<{ sweep: SweepRecord }> {
     return this.#call('POST', `/api/sweeps/${encodeURIComponent(id)}/${action}`);
+  }
+
+  /** The sweep's checkpoint GC: the plan (dryRun, a read) or a pass now (admin token). */
+  gc(id: string, dryRun: boolean): Promise<{ gc: GcReport }> {
+    return this.#call(dryRun ? 'GET' : 'POST', `/api/sweeps/${encodeURIComponent(id)}/gc`);
   }
 }
 

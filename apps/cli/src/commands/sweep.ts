@@ -1,5 +1,5 @@
 /**
- * `mmim sweep create|ls|status|pause|resume|cancel|best`: the coordinator's sweeps over its
+ * `mmim sweep create|ls|status|pause|resume|cancel|best|gc`: the coordinator's sweeps over its
  * JSON API. Every command takes --json for scripts.
  */
 import fs from 'node:fs';
@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { SweepRecord, TrialCounts, TrialRecord } from '@mmim/experiments';
 import { formatMetric, metricInfo } from '@mmim/experiments';
 import { ApiClient, resolveApiTarget } from '../cluster/api-client.js';
+
+export { sweepGc } from './sweep-gc.js';
 
 export interface ApiFlags {
   url?: string;

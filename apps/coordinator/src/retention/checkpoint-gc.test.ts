@@ -130,12 +130,20 @@ describe('CheckpointGc', () => {
     assert.equal((await checkpoints.get('live', 'last'))?.bytes, 1000, 'the named version stays');
   });
 
-  it('start() runs a pass at once and close() waits for it', async () => {
-    await store.updateTrial('live', { state: 'completed', bestValue: 3 });
-    const gc = new CheckpointGc({ store, checkpoints, log, intervalMs: 60_000 });
+  it("frees an ended trial's checkpoints about a second after it ends, and makes a last pass at close", async () => {
+    const gc = new CheckpointGc({ store, checkpoints, log, intervalMs: 60_000, debounceMs: 50 });
     gc.start();
-    await gc.close();
+    await new Promise((r) => setTimeout(r, 300)); // the start pass and the subscription
+    await store.updateTrial('live', { state: 'pruned', bestValue: 3 });
+    const deadline = Date.now() + 10_000;
+    while (files().includes('live/last/v1.safetensors') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.deepEqual(files(), ['good-s1/best/v1.safetensors', 'good-s2/best/v1.safetensors']);
+    await checkpoints.put('good-s1', 'last', new Uint8Array(10), 3, 1); // left by a late writer
+    await gc.close();
+    await gc.close(); // twice is harmless
+    assert.equal(await checkpoints.info('good-s1', 'last'), null, 'the final pass removed it');
   });
 
   it('refuses an unknown sweep by name', async () => {

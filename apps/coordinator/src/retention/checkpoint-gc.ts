@@ -2,7 +2,8 @@
  * The checkpoint GC: applies each sweep's retention policy (libs/experiments retention.ts) to
  * the checkpoints its trials left, and removes what crashed writes left behind (versions no
  * pointer names, temp files, unfinished uploads). Stateless and idempotent: every pass plans
- * from the record as it is, so a restart just runs the next pass (one runs at start), and a
+ * from the record as it is, so a restart just runs the next pass (one runs at start, one at
+ * shutdown, one every minute, and one a second after any trial of a sweep changes), and a
  * deletion repeated after a crash is harmless. Each pass that frees something logs what and how
  * much.
  */
@@ -31,6 +32,10 @@ export interface CheckpointGcOptions {
    * about to swap its pointer); default 1 h. Also the age of temp files purged.
    */
   orphanAgeMs?: number;
+  /** Delay between a trial's change and its sweep's pass (changes in a burst share one); 1 s. */
+  debounceMs?: number;
+  /** The most a shutdown waits for the final pass; default 10 s. */
+  finalPassMs?: number;
 }
 
 export interface SweepGcReport {
@@ -49,9 +54,18 @@ export class CheckpointGc {
   readonly #o: Required<CheckpointGcOptions>;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  #pending = new Map<SweepId, NodeJS.Timeout>();
+  #unsubscribe: (() => Promise<void>) | null = null;
+  #closed = false;
 
   constructor(options: CheckpointGcOptions) {
-    this.#o = { intervalMs: 60_000, orphanAgeMs: 60 * 60 * 1000, ...options };
+    this.#o = {
+      intervalMs: 60_000,
+      orphanAgeMs: 60 * 60 * 1000,
+      debounceMs: 1000,
+      finalPassMs: 10_000,
+      ...options,
+    };
   }
 
   async #trialsOf(sweepId: SweepId): Promise<TrialRecord[]> {
@@ -85,7 +99,12 @@ export class CheckpointGc {
         best,
       });
     }
-    const plan = planRetention(trials, retentionOf(sweep.spec['parsed']), sweep.metric.goal);
+    const plan = planRetention(
+      trials,
+      retentionOf(sweep.spec['parsed']),
+      sweep.metric.goal,
+      sweep.best?.trialIds ?? [],
+    );
     let freedBytes = 0;
     if (!dryRun) {
       for (const d of plan.drop) freedBytes += await checkpoints.delete(d.trialId, [d.kind]);
@@ -153,25 +172,72 @@ export class CheckpointGc {
     return { freedBytes: freedBytes + purged.bytes, sweeps: sweeps.length };
   }
 
-  /** Runs a pass now and then every intervalMs; a pass never overlaps the previous one. */
+  /** Runs `job` after the pass in flight, so passes never overlap. */
+  #enqueue(job: () => Promise<unknown>, what: string): Promise<void> {
+    const next = (this.#running ?? Promise.resolve())
+      .then(job)
+      .then(() => undefined)
+      .catch((err: unknown) => this.#o.log.warn({ err }, `checkpoint gc ${what} failed`));
+    this.#running = next;
+    void next.finally(() => {
+      if (this.#running === next) this.#running = null;
+    });
+    return next;
+  }
+
+  /**
+   * Runs a pass now and then every intervalMs, and a sweep's pass shortly after any of its
+   * trials changes (a trial that ends frees its checkpoints within about a second).
+   */
   start(): void {
     const pass = (): void => {
-      if (this.#running !== null) return;
-      this.#running = this.collectAll()
-        .then(() => undefined)
-        .catch((err: unknown) => this.#o.log.warn({ err }, 'checkpoint gc pass failed'))
-        .finally(() => {
-          this.#running = null;
-        });
+      if (this.#running === null) void this.#enqueue(() => this.collectAll(), 'pass');
     };
     pass();
     this.#timer = setInterval(pass, this.#o.intervalMs);
     this.#timer.unref();
+    void this.#o.store
+      .subscribe((e) => {
+        if (e.kind === 'trial' && e.sweepId !== null) this.#soon(e.sweepId);
+      })
+      .then(
+        (stop) => {
+          if (this.#closed) void stop();
+          else this.#unsubscribe = stop;
+        },
+        (err: unknown) => this.#o.log.warn({ err }, 'checkpoint gc cannot follow trial changes'),
+      );
   }
 
+  #soon(sweepId: SweepId): void {
+    if (this.#closed || this.#pending.has(sweepId)) return;
+    const timer = setTimeout(() => {
+      this.#pending.delete(sweepId);
+      void this.#enqueue(() => this.collect(sweepId), `pass of sweep ${sweepId}`);
+    }, this.#o.debounceMs);
+    timer.unref();
+    this.#pending.set(sweepId, timer);
+  }
+
+  /**
+   * Stops the timers and runs one last pass (bounded by `finalPassMs`, so a Redis that is gone
+   * cannot hold up a shutdown): what ended just before the stop is freed too. Idempotent.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#running;
+    for (const t of this.#pending.values()) clearTimeout(t);
+    this.#pending.clear();
+    await this.#unsubscribe?.().catch(() => undefined);
+    const final = this.#enqueue(() => this.collectAll(), 'final pass');
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      final,
+      new Promise<void>((resolve) => {
+        timeout = setTimeout(resolve, this.#o.finalPassMs);
+      }),
+    ]);
+    clearTimeout(timeout);
   }
 }
