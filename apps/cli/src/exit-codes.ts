@@ -5,9 +5,8 @@
  * an API call's admin token).
  */
 import { CommanderError } from 'commander';
-import { TrainerConfigError } from '@mmim/trainer';
 import { ApiError } from './cluster/api-client.js';
-import { UsageError } from './commands/train-data.js';
+import { UsageError } from './usage.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -18,7 +17,9 @@ const REFUSED_STATUSES = new Set([401, 403]);
 
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (err instanceof UsageError || err instanceof TrainerConfigError) return EXIT.usage;
+  // A bad trainer config, by name: importing @mmim/trainer here would load TF.js for `--help`.
+  if (err instanceof UsageError || (err instanceof Error && err.name === 'TrainerConfigError'))
+    return EXIT.usage;
   if (err instanceof ApiError) {
     if (USAGE_STATUSES.has(err.status)) return EXIT.usage;
     if (REFUSED_STATUSES.has(err.status)) return EXIT.refused;

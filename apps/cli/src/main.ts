@@ -6,26 +6,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '@mmim/runtime';
-import { runQuickTrain } from './commands/train.js';
-import { UsageError, parseSeeds, runTrainOnData } from './commands/train-data.js';
-import { runEval } from './commands/eval.js';
-import { runExport } from './commands/export.js';
-import { runInspect, runSynth } from './commands/data.js';
-import { runDistributedTrain, runUp } from './commands/cluster.js';
-import {
-  sweepAction,
-  sweepBest,
-  sweepCreate,
-  sweepList,
-  sweepStatus,
-  type ApiFlags,
-} from './commands/sweep.js';
-import { runCoordinatorCommand, runWorkerCommand } from './commands/roles.js';
+// Only light modules here: each command loads its own code when it runs (`mmim --help` and the
+// API commands must answer at once; the training commands bring TF.js with them).
+import type { runDistributedTrain as RunDistributedTrain } from './commands/cluster.js';
+import type { ApiFlags } from './commands/sweep.js';
+import { BACKEND_FLAG_CHOICES, UsageError, parseSeeds } from './usage.js';
 import { registerTrialCommands } from './commands/trial.js';
 import { exitCodeOf } from './exit-codes.js';
 
-type BackendFlag = BackendChoice;
+const train_ = () => import('./commands/train.js');
+const trainData = () => import('./commands/train-data.js');
+const cluster = () => import('./commands/cluster.js');
+const sweeps = () => import('./commands/sweep.js');
+const roles = () => import('./commands/roles.js');
+const dataCommands = () => import('./commands/data.js');
+
+type BackendFlag = (typeof BACKEND_FLAG_CHOICES)[number];
 
 const program = new Command();
 program
@@ -49,7 +45,7 @@ const backendOption = (): Option =>
   new Option(
     '--backend <name>',
     'TF.js backend (default: MMIM_BACKEND or the fastest installed)',
-  ).choices(BACKEND_CHOICES);
+  ).choices(BACKEND_FLAG_CHOICES);
 
 function toInt(value: string): number {
   const n = Number(value);
@@ -167,13 +163,14 @@ const train = program
 for (const [flag, , parse, help] of KEY_FLAGS) train.option(flag, help, parse);
 train.action(async (opts: Record<string, unknown>) => {
   if (opts.workers !== undefined) {
-    await runDistributedTrain(
-      distributedTrainOptions(opts, (o) => train.getOptionValueSource(o) === 'cli'),
-    );
+    const options = distributedTrainOptions(opts, (o) => train.getOptionValueSource(o) === 'cli');
+    await (await cluster()).runDistributedTrain(options);
     return;
   }
   if (opts.synthetic && opts.data === undefined) {
-    await runQuickTrain({
+    await (
+      await train_()
+    ).runQuickTrain({
       synthetic: true,
       epochs: (opts.epochs as number | undefined) ?? 2,
       batches: opts.batches as number,
@@ -200,7 +197,9 @@ train.action(async (opts: Record<string, unknown>) => {
   if (opts.trainableLayers !== undefined) te.trainable_layers = opts.trainableLayers;
   if (opts.microBatch !== undefined) te.micro_batch = opts.microBatch;
   if (Object.keys(te).length > 0) overrides.text_encoder = te;
-  await runTrainOnData({
+  await (
+    await trainData()
+  ).runTrainOnData({
     data: (opts.data as string | undefined) ?? '',
     config: opts.config as string | undefined,
     preset: opts.preset as string | undefined,
@@ -255,7 +254,7 @@ function bertConfigOverrides(file: string): Record<string, unknown> {
 function distributedTrainOptions(
   opts: Record<string, unknown>,
   given: (option: string) => boolean,
-): Parameters<typeof runDistributedTrain>[0] {
+): Parameters<typeof RunDistributedTrain>[0] {
   if (opts.data === undefined && !opts.synthetic) {
     throw new UsageError('give --data FILE|DIR or --synthetic with --workers');
   }
@@ -322,8 +321,8 @@ program
   .option('--exit-when-done', 'with --sweep: stop the cluster when the sweep has finished')
   .option('--json', 'one JSON object per line')
   .addOption(backendOption())
-  .action((o: Record<string, unknown>) =>
-    runUp({
+  .action(async (o: Record<string, unknown>) =>
+    (await cluster()).runUp({
       workers: o.workers as number,
       runDir: o.runDir as string,
       ...(typeof o.redis === 'string' ? { redis: o.redis } : {}),
@@ -346,7 +345,7 @@ program
   .allowUnknownOption()
   .allowExcessArguments()
   .argument('[args...]')
-  .action((args: string[]) => runCoordinatorCommand(args));
+  .action(async (args: string[]) => (await roles()).runCoordinatorCommand(args));
 
 program
   .command('worker')
@@ -357,7 +356,7 @@ program
   .allowUnknownOption()
   .allowExcessArguments()
   .argument('[args...]')
-  .action((args: string[]) => runWorkerCommand(args));
+  .action(async (args: string[]) => (await roles()).runWorkerCommand(args));
 
 const sweep = program
   .command('sweep')
@@ -370,19 +369,23 @@ const apiOptions = (c: Command): Command =>
     .option('--json', 'machine-readable output');
 apiOptions(
   sweep.command('create').description('start a sweep from a YAML file').argument('<file>'),
-).action((file: string, o: ApiFlags) => sweepCreate(file, o));
-apiOptions(sweep.command('ls').description('list sweeps')).action((o: ApiFlags) => sweepList(o));
+).action(async (file: string, o: ApiFlags) => (await sweeps()).sweepCreate(file, o));
+apiOptions(sweep.command('ls').description('list sweeps')).action(async (o: ApiFlags) =>
+  (await sweeps()).sweepList(o),
+);
 apiOptions(
   sweep
     .command('status')
     .description('a sweep and its trials')
     .argument('<id>')
     .option('--watch', 'refresh every 2 s until the sweep ends'),
-).action((id: string, o: ApiFlags & { watch?: boolean }) => sweepStatus(id, o));
+).action(async (id: string, o: ApiFlags & { watch?: boolean }) =>
+  (await sweeps()).sweepStatus(id, o),
+);
 for (const action of ['pause', 'resume', 'cancel'] as const) {
   apiOptions(
     sweep.command(action).description(`${action} a sweep (admin token)`).argument('<id>'),
-  ).action((id: string, o: ApiFlags) => sweepAction(action, id, o));
+  ).action(async (id: string, o: ApiFlags) => (await sweeps()).sweepAction(action, id, o));
 }
 apiOptions(
   sweep
@@ -390,7 +393,9 @@ apiOptions(
     .description('the best config: per-seed metrics, mean ± std, checkpoints')
     .argument('<id>')
     .option('--download <dir>', 'save the best checkpoints of its seeds here'),
-).action((id: string, o: ApiFlags & { download?: string }) => sweepBest(id, o));
+).action(async (id: string, o: ApiFlags & { download?: string }) =>
+  (await sweeps()).sweepBest(id, o),
+);
 
 registerTrialCommands(program, apiOptions);
 
@@ -408,14 +413,18 @@ program
   .option('--batch-size <n>', 'evaluation batch size', toInt, 32)
   .option('--json', 'machine-readable output')
   .addOption(backendOption())
-  .action(runEval);
+  .action(async (...args: Parameters<typeof import('./commands/eval.js').runEval>) =>
+    (await import('./commands/eval.js')).runEval(...args),
+  );
 
 program
   .command('export')
   .description('write the weights alone (reference names) for PyTorch users')
   .requiredOption('--checkpoint <file>', 'a training checkpoint or weights file')
   .requiredOption('--out <file>', 'output .safetensors')
-  .action(runExport);
+  .action(async (...args: Parameters<typeof import('./commands/export.js').runExport>) =>
+    (await import('./commands/export.js')).runExport(...args),
+  );
 
 const data = program
   .command('data')
@@ -430,13 +439,17 @@ data
   .option('--seed <n>', 'seed', toNonNegativeInt, 1111)
   .requiredOption('--out <dir>', 'output folder')
   .option('--json', 'print the report as JSON')
-  .action(runSynth);
+  .action(async (...args: Parameters<typeof import('./commands/data.js').runSynth>) =>
+    (await dataCommands()).runSynth(...args),
+  );
 data
   .command('inspect')
   .description('what a dataset file holds: format, splits, dims, lengths, labels, problems')
   .argument('<path>', 'dataset file or folder')
   .option('--json', 'print the report as JSON')
-  .action((p: string, o: { json?: boolean }) => runInspect({ path: p, json: o.json }));
+  .action(async (p: string, o: { json?: boolean }) =>
+    (await dataCommands()).runInspect({ path: p, json: o.json }),
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Commander already printed its problem (and --help its text).

@@ -25,6 +25,7 @@ import {
 import { createReporter } from '../output/reporter.js';
 import { meanStd, meanStdTable, metricsTable } from '../output/metrics-table.js';
 import { loadInitWeights, seedSavePath } from './shared.js';
+import { UsageError, parseSeeds } from '../usage.js';
 
 export interface TrainDataOptions {
   data: string;
@@ -143,17 +144,5 @@ export async function runTrainOnData(o: TrainDataOptions): Promise<void> {
   reporter.close();
 }
 
-export function parseSeeds(s: string): number[] {
-  const seeds = s.split(',').map((x) => Number(x.trim()));
-  if (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
-    throw new UsageError(
-      `--seeds must be a comma-separated list of non-negative integers, got '${s}'`,
-    );
-  }
-  return seeds;
-}
-
-/** A mistake in how the command was called (exit code 2). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+// Defined with the other light parsing helpers (main.ts loads them without this module).
+export { UsageError, parseSeeds };
