@@ -18,6 +18,7 @@ describe('coordinator --artifacts', () => {
   const logged: { artifacts: unknown; msg: string }[] = [];
   const log = {
     info: (o: { artifacts: unknown }, msg: string) => logged.push({ ...o, msg }),
+    warn: (msg: string) => logged.push({ artifacts: null, msg }),
   } as unknown as Logger;
   before(async () => {
     server = await startRedisServer();
@@ -42,6 +43,12 @@ describe('coordinator --artifacts', () => {
         .artifacts,
       'dir:/x',
     );
+  });
+
+  it('warns when nothing chose a store (checkpoints in Redis, uncapped, as before)', async () => {
+    const c = await openCheckpoints(redis, null, log);
+    assert.match(logged.at(-1)?.msg ?? '', /checkpoints go to Redis, uncapped \(no --artifacts\)/);
+    await c.close();
   });
 
   it('publishes a dir store by its absolute path; a worker with no flag writes there; a restart without the flag keeps it', async () => {

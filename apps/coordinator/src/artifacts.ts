@@ -2,7 +2,8 @@
  * The run's checkpoint store as the coordinator sets it up: `--artifacts SPEC` (or
  * MMIM_ARTIFACTS) opens the artifact store and publishes it in Redis, so every worker's trial
  * thread writes there without a flag of its own; without it, whatever an earlier start published
- * stays in force (a restart keeps the run's store), else checkpoints go to Redis, capped.
+ * stays in force (a restart keeps the run's store), else checkpoints go to Redis uncapped, as
+ * before artifact stores, with a warning (`--artifacts redis` is the capped Redis store).
  */
 import type { Redis } from 'ioredis';
 import { openArtifactStore, type ArtifactStore } from '@mmim/artifacts';
@@ -16,8 +17,15 @@ export async function openCheckpoints(
 ): Promise<CheckpointStore> {
   if (spec === null) {
     const checkpoints = new CheckpointStore(redis);
-    const target = await checkpoints.target();
-    log.info({ artifacts: target.location }, 'checkpoints go to the published artifact store');
+    if (await checkpoints.unconfigured()) {
+      log.warn(
+        'checkpoints go to Redis, uncapped (no --artifacts): a sweep of large models fills it; ' +
+          'use --artifacts dir:PATH (a volume every worker mounts) or s3://BUCKET/PREFIX',
+      );
+    } else {
+      const target = await checkpoints.target();
+      log.info({ artifacts: target.location }, 'checkpoints go to the published artifact store');
+    }
     return checkpoints;
   }
   let artifacts: ArtifactStore;

@@ -35,7 +35,10 @@ export class ArtifactStoreResolver {
     private readonly prefix: string,
     private readonly explicit: ArtifactStore | null,
   ) {
-    this.redisStore = new RedisArtifactStore(redis, { prefix });
+    // Nothing configured (a deployment from before artifact stores): Redis as before, uncapped,
+    // so a BERT-base checkpoint is not refused; the coordinator warns. `--artifacts redis` is
+    // the capped store.
+    this.redisStore = new RedisArtifactStore(redis, { prefix, maxBytes: Number.MAX_SAFE_INTEGER });
   }
 
   private async published(): Promise<string | null> {
@@ -49,6 +52,11 @@ export class ArtifactStoreResolver {
       this.opened.set(spec, store);
     }
     return store;
+  }
+
+  /** True when nothing chose a store: checkpoints go to Redis, uncapped (the old behaviour). */
+  async unconfigured(): Promise<boolean> {
+    return this.explicit === null && (await this.published()) === null;
   }
 
   /** Where a new checkpoint goes: the explicit store, else the published one, else Redis. */

@@ -182,12 +182,14 @@ describe('CheckpointStore: the published store, moving it, and trial ids', () =>
     for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
   });
 
-  it('without a published store, writes to Redis (capped); once published, workers write there with no flag', async () => {
+  it('without a published store, writes to Redis (uncapped, as before); once published, workers write there with no flag', async () => {
     const worker = new CheckpointStore(redis);
-    await worker.put('p1', 'last', bytes(10, 1), 1);
+    assert.equal(await worker.unconfigured(), true);
+    await worker.put('p1', 'last', bytes(65 * 1024 * 1024, 1), 1); // over the capped store's 64 MiB
     assert.equal((await worker.info('p1', 'last'))?.store, 'redis');
     const root = tmp();
     await publishArtifactStore(redis, `dir:${root}`);
+    assert.equal(await worker.unconfigured(), false);
     await worker.put('p1', 'last', bytes(20, 2), 2);
     const info = await worker.info('p1', 'last');
     assert.equal(info?.store, 'dir');

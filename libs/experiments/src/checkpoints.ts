@@ -62,7 +62,8 @@ export interface StoredCheckpoint extends CheckpointInfo {
 export interface CheckpointStoreOptions {
   /**
    * Where new checkpoints go. Default: the store the coordinator published in Redis
-   * (publishArtifactStore), else this Redis (capped: small checkpoints only).
+   * (publishArtifactStore), else this Redis, uncapped (what deployments without --artifacts
+   * did before artifact stores; the coordinator warns).
    */
   artifacts?: ArtifactStore;
 }
@@ -119,6 +120,11 @@ export class CheckpointStore {
 
   private sequenceKey(trial: TrialId, kind: CheckpointKind): string {
     return `${this.prefix}{trial:${trial}}:ckpt:${kind}:seq`;
+  }
+
+  /** True when no artifact store was chosen (explicitly or published): Redis, uncapped. */
+  async unconfigured(): Promise<boolean> {
+    return this.stores.unconfigured();
   }
 
   /** The store new checkpoints go to (for logs and the GC). */
