@@ -1,0 +1,129 @@
+/**
+ * Issue 17's acceptance on a local cluster (real Redis, coordinator, worker processes): the
+ * checkpoints are files under the run dir, not Redis values; when a sweep ends, the coordinator's
+ * GC leaves only what the sweep's policy keeps (here keep_best_trials: 1: the best config's
+ * `best`, no `last`), `mmim sweep gc ID --dry-run` has nothing more to delete and says why it
+ * keeps what it keeps, and the API serves the kept checkpoint from the directory.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { LocalCluster } from '@mmim/cli';
+import { startCluster, until } from './helpers.js';
+
+const SWEEP = `
+name: retention
+data: {synthetic: mosi, train: 32, valid: 16, test: 16, seed: 7}
+method: grid
+metric: {name: valid.mae, goal: minimize}
+parameters:
+  lr_main: {values: [0.0003, 0.001, 0.003, 0.01]}
+seeds: [1111]
+workers_per_trial: 1
+run_cap: 4
+trainer: {num_epochs: 2, batch_size: 16}
+early_terminate: {type: asha, min_epochs: 1, eta: 2}
+checkpoints: {keep_best_trials: 1}
+`;
+
+function mmim(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['apps/cli/bin/mmim.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, MMIM_LOG_LEVEL: 'warn' },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('checkpoint retention on a local cluster', { timeout: 600_000 }, () => {
+  let cluster: LocalCluster;
+  before(async () => {
+    cluster = await startCluster(2);
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("ends a sweep with only the policy's checkpoints on disk and none in Redis", async () => {
+    const artifacts = path.join(cluster.options.runDir, 'artifacts');
+    const files = (): string[] =>
+      fs.existsSync(path.join(artifacts, 'trials'))
+        ? fs
+            .readdirSync(path.join(artifacts, 'trials'), { recursive: true })
+            .map(String)
+            .filter((f) => f.endsWith('.safetensors'))
+            .sort()
+        : [];
+    const { sweep } = await cluster.api.createSweep(SWEEP);
+    const ended = await until(
+      'the sweep to finish',
+      480_000,
+      async () => {
+        const r = await cluster.api.sweep(sweep.id);
+        return r.sweep.state === 'finished' ? r : null;
+      },
+      1000,
+    );
+    const best = ended.sweep.best;
+    assert.ok(best !== null, 'a best config');
+    const expected = best.trialIds.map((id) => `${id}/best/v`).sort();
+    // The GC runs about a second after the last trial changed.
+    const kept = await until("the GC to leave the policy's files", 30_000, async () => {
+      const now = files();
+      return now.length === expected.length && now.every((f, i) => f.startsWith(expected[i] ?? '?'))
+        ? now
+        : null;
+    });
+    assert.equal(kept.filter((f) => f.includes('/last/')).length, 0, 'no last of an ended trial');
+
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      assert.deepEqual(await redis.keys('mmim:{art:*'), [], 'no checkpoint bytes in Redis');
+      assert.match(String(await redis.get('mmim:artifacts:store')), /^dir:\/.*\/artifacts$/);
+    } finally {
+      redis.disconnect();
+    }
+
+    const dry = mmim('sweep', 'gc', sweep.id, '--dry-run', '--json', '--url', cluster.httpUrl);
+    assert.equal(dry.code, 0, dry.stderr);
+    const plan = JSON.parse(dry.stdout) as {
+      dryRun: boolean;
+      drop: unknown[];
+      keep: { trialId: string; kind: string; reason: string }[];
+    };
+    assert.equal(plan.dryRun, true);
+    assert.deepEqual(plan.drop, [], 'nothing left to delete');
+    assert.deepEqual(
+      plan.keep.map((k) => `${k.trialId}:${k.kind}`),
+      best.trialIds.map((id) => `${id}:best`),
+    );
+    const text = mmim('sweep', 'gc', sweep.id, '--dry-run', '--url', cluster.httpUrl);
+    assert.match(text.stdout, /would delete 0 checkpoint\(s\)/);
+    assert.match(text.stdout, /\+ \S+ best .*the sweep's best config/);
+    const run = mmim(
+      'sweep',
+      'gc',
+      sweep.id,
+      '--url',
+      cluster.httpUrl,
+      '--admin-token-file',
+      cluster.adminTokenFile,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /deleted 0 checkpoint\(s\)/);
+
+    // The dashboard's and `mmim sweep best --download`'s route reads the kept file.
+    const bestId = best.trialIds[0] ?? '';
+    const bytes = await cluster.api.checkpoint(bestId, 'best');
+    assert.ok(bytes !== null && bytes.length > 1000);
+    assert.deepEqual(
+      bytes,
+      fs.readFileSync(path.join(artifacts, 'trials', kept[0] ?? '')),
+      'served from the directory',
+    );
+    assert.equal(await cluster.api.checkpoint(bestId, 'last'), null);
+  });
+});
