@@ -397,6 +397,14 @@ apiOptions(
   (await sweeps()).sweepBest(id, o),
 );
 
+apiOptions(
+  sweep
+    .command('gc')
+    .description("apply the sweep's checkpoint retention now (admin token), or show it")
+    .argument('<id>')
+    .option('--dry-run', 'only show what would be deleted and kept, and why'),
+).action(async (id: string, o: ApiFlags & { dryRun?: boolean }) => (await sweeps()).sweepGc(id, o));
+
 registerTrialCommands(program, apiOptions);
 
 program
