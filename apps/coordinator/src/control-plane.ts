@@ -15,6 +15,7 @@ import {
 import type { Logger } from '@mmim/runtime';
 import { openCheckpoints } from './artifacts.js';
 import { CheckpointGc } from './retention/checkpoint-gc.js';
+import { RedisMemoryWatch } from './redis-memory.js';
 import { Coordinator, type TlsFiles } from './coordinator.js';
 import { SweepController } from './sweeps/sweep-controller.js';
 import { TrialManager } from './trials/trial-manager.js';
@@ -129,8 +130,13 @@ export class ControlPlane {
     // just runs the next pass).
     const gc = new CheckpointGc({ store, checkpoints, log });
     gc.start();
-    await coordinator.listen();
+    // New trials wait while Redis is nearly full, instead of failing running ones mid-step.
     const metrics = new CoordinatorMetrics();
+    const memory = new RedisMemoryWatch({ redis, log, registry: metrics.registry });
+    await memory.sample().catch((err: unknown) => log.warn({ err }, 'cannot read Redis memory'));
+    memory.start();
+    trials.setStartGate(() => memory.refusal());
+    await coordinator.listen();
     // Without a configured admin token one is made up and never shown: the dashboard is then
     // read-only, which is the safe default.
     const adminToken = o.adminToken ?? randomBytes(32).toString('hex');
@@ -141,6 +147,7 @@ export class ControlPlane {
         store,
         checkpoints,
         gc,
+        redisMemory: memory,
         control: {
           pause: (id) => plane().sweeps.pause(id),
           resume: (id) => plane().sweeps.resume(id),
@@ -173,12 +180,14 @@ export class ControlPlane {
       log,
     );
     self.#gc = gc;
+    self.#memory = memory;
     self.#startMetrics();
     return self;
   }
 
   #metricsTimer: NodeJS.Timeout | null = null;
   #gc: CheckpointGc | null = null;
+  #memory: RedisMemoryWatch | null = null;
 
   #startMetrics(): void {
     const tick = async (): Promise<void> => {
@@ -260,6 +269,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     if (this.#metricsTimer) clearInterval(this.#metricsTimer);
     await this.http?.close();
+    this.#memory?.close();
     await this.#gc?.close();
     await this.trials.close();
     await this.coordinator.close(500);

@@ -22,6 +22,7 @@ import type { SweepControl } from './control.js';
 import { HttpError, SweepActionError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { registerGcRoutes, type CheckpointGcControl } from './gc-routes.js';
+import type { RedisMemoryState } from '../redis-memory.js';
 import { registerApiRoutes } from './routes.js';
 import { ChangeHub, EventStreams } from './sse.js';
 import { StaticFiles } from './static.js';
@@ -60,6 +61,8 @@ export interface HttpServerOptions {
   control: SweepControl;
   /** The checkpoint GC (GET/POST /api/sweeps/:id/gc); absent: no such routes. */
   gc?: CheckpointGcControl;
+  /** Redis memory and whether trials are refused (GET /api/redis-memory; dashboard banner). */
+  redisMemory?: { readonly state: RedisMemoryState };
   /** Needed by every POST; also by reads when `readTokenRequired`. */
   adminToken: string;
   /** Reads need the admin token too (default on when bound to a non-loopback address). */
@@ -233,6 +236,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServerHandle {
     log,
   });
   if (options.gc !== undefined) registerGcRoutes(app, { store, gc: options.gc });
+  const memory = options.redisMemory;
+  if (memory !== undefined) app.get('/api/redis-memory', async () => memory.state);
 
   app.get('/api/events', { exposeHeadRoute: false }, async (_req, reply) => {
     reply.hijack(); // a long-lived stream: fastify must not answer or time it

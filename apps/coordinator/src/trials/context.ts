@@ -57,6 +57,11 @@ export class TrialContext {
   readonly now: () => number;
   /** Set by the sweep layer after construction (it needs the manager first). */
   hooks: TrialHooks | null = null;
+  /**
+   * Why no trial may start now (Redis nearly full: redis-memory.ts), or null; new trials stay
+   * in the queue meanwhile. Set by the control plane.
+   */
+  startGate: (() => string | null) | null = null;
   /** After close(): errors of handlers still running are expected and not logged. */
   closed = false;
 

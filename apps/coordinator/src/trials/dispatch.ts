@@ -80,6 +80,7 @@ export class Dispatcher {
       if (scheduler.headReserved()) return;
       if (scheduler.pending().length >= MAX_WAITING_IN_SCHEDULER) return;
       if (pool.idleWorkers().length === 0) return;
+      if ((this.#ctx.startGate?.() ?? null) !== null) return; // stays queued; pumped again later
       const job = await queue.take();
       if (!job) return;
       const trial = await store.getTrial(job.trialId);

@@ -139,6 +139,11 @@ export class TrialManager {
     this.#ctx.hooks = hooks;
   }
 
+  /** While `gate` returns a reason, no new trial leaves the queue (the manager pumps each second). */
+  setStartGate(gate: () => string | null): void {
+    this.#ctx.startGate = gate;
+  }
+
   /** Restores what a previous incarnation held and starts the timers. */
   async start(): Promise<void> {
     const { queue, store } = this.#ctx;
