@@ -548,6 +548,39 @@ describe('dashboard in chromium against the real coordinator', { timeout: 180_00
     await b.shot('ui-workers');
   });
 
+  it('shows a banner while Redis is too full to start trials, and hides it when there is room', async () => {
+    const { page } = b;
+    const info = await redis.info('memory');
+    const used = Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+    await redis.config('SET', 'maxmemory', String(Math.ceil(used / 0.95)));
+    try {
+      // The coordinator samples every 5 s; the page checks on load and every 10 s.
+      const refusing = async (): Promise<boolean> => {
+        const r = await fetch(`${base}/api/redis-memory`);
+        return ((await r.json()) as { refusing: boolean }).refusing;
+      };
+      for (let i = 0; i < 60 && !(await refusing()); i++)
+        await new Promise((r) => setTimeout(r, 250));
+      await page.goto(`${base}/#/`);
+      const banner = page.locator('[data-testid="redis-banner"]');
+      await banner.waitFor({ state: 'visible' });
+      assert.match(
+        await banner.innerText(),
+        /^Redis is 9\d% full \(\d+ MiB of maxmemory \d+ MiB\): new trials wait/,
+      );
+      await b.shot('ui-redis-banner');
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    for (let i = 0; i < 60; i++) {
+      const r = await fetch(`${base}/api/redis-memory`);
+      if (!((await r.json()) as { refusing: boolean }).refusing) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await page.reload();
+    await page.locator('[data-testid="redis-banner"]').waitFor({ state: 'hidden' });
+  });
+
   it('ran without page errors or CSP violations', () => {
     assert.deepEqual(unexpectedErrors(b.errors), []);
   });

@@ -180,4 +180,10 @@ export const api = {
   checkpointUrl: (id: string, kind: 'last' | 'best') =>
     withToken(`/api/trials/${enc(id)}/checkpoint?kind=${kind}`),
   workers: () => request<{ workers: WorkerSnapshot[] }>('GET', '/api/workers'),
+  /** Redis memory, and why new trials are refused while it is nearly full (null: they are not). */
+  redisMemory: () =>
+    request<{ usedBytes: number; maxBytes: number; refusing: boolean; message: string | null }>(
+      'GET',
+      '/api/redis-memory',
+    ),
 };

@@ -3,7 +3,7 @@
  * router and one EventSource shared by the pages. Bundled by scripts/build.mjs into app.js.
  */
 import './app.css';
-import { clearToken, getToken, setToken, TOKEN_EVENT } from './api.js';
+import { api, clearToken, getToken, setToken, TOKEN_EVENT } from './api.js';
 import { h, replace } from './dom.js';
 import { Live } from './live.js';
 import { sweepPage } from './pages/sweep.js';
@@ -60,6 +60,27 @@ function header(): HTMLElement {
   );
 }
 
+/**
+ * A banner while the coordinator refuses new trials because Redis is nearly full (its message
+ * says how full and what to do); checked every 10 s, hidden when there is room again.
+ */
+function redisBanner(): HTMLElement {
+  const banner = h('div', { class: 'banner warn', role: 'alert', 'data-testid': 'redis-banner' });
+  banner.hidden = true;
+  const check = (): void => {
+    api.redisMemory().then(
+      (m) => {
+        banner.hidden = !m.refusing;
+        banner.textContent = m.message ?? '';
+      },
+      () => undefined, // an older coordinator or no token yet: no banner
+    );
+  };
+  check();
+  setInterval(check, 10_000);
+  return banner;
+}
+
 let current: Page | null = null;
 
 function route(): void {
@@ -96,7 +117,7 @@ function route(): void {
   }
 }
 
-replace(document.body, header(), root);
+replace(document.body, header(), redisBanner(), root);
 window.addEventListener('hashchange', route);
 live.connect();
 route();
