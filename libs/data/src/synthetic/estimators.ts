@@ -1,8 +1,9 @@
 /**
  * How much of the label each modality of a synthetic dataset gives away to simple estimators:
- * the "ceilings" docs/synthetic-data.md quotes. Each estimator is a ridge regression on a few
- * hand-made features, fitted on train and scored on test with the reference's metrics
- * (MMIM.md "Metrics"): MAE, Pearson r, Acc-2 (has0 and non0), Acc-7.
+ * the baselines docs/synthetic-data.md quotes. Each estimator is a ridge regression on simple
+ * features (word frequencies, the generator's lexicon, per-channel statistics), fitted on train
+ * and scored on test with the reference's metrics (MMIM.md "Metrics"): MAE, Pearson r, Acc-2
+ * (has0 and non0), Acc-7.
  */
 import { sentimentMetrics } from '@mmim/model';
 import { INTENSIFIERS, INTENSIFIER_FACTOR, NEGATION_FACTOR, NEGATORS, lexicon } from './lexicon.js';
