@@ -200,7 +200,10 @@ try {
 
   // Raw Redis for the value sizes the exchange wrote (largest part per collective).
   const client = redis.client();
-  for (const [tag, size] of Object.entries(partSizes).sort((a, b) => b[1] - a[1])) {
+  // Values under 1 KiB (the norm parts: 8 bytes) measure round trips, not bandwidth: skipped.
+  for (const [tag, size] of Object.entries(partSizes)
+    .filter(([, n]) => n >= 1024)
+    .sort((a, b) => b[1] - a[1])) {
     const value = Buffer.alloc(size, 7);
     const n = Math.max(20, Math.min(500, Math.round((64 * MiB) / size)));
     let t0 = performance.now();
