@@ -19,7 +19,8 @@ const server = new S3rver({
   silent: true,
   vhostBuckets: false,
   // s3rver re-encodes '/' in a ListObjectsV2 prefix differently from the SDK's signer and then
-  // refuses the signature; real S3 and MinIO accept it. Signatures are still required.
+  // refuses the signature; real S3 and MinIO accept it. So its check is off here (the SDK
+  // still signs every request).
   allowMismatchedSignatures: true,
   configureBuckets: [{ name: bucket, configs: [] }],
 });
