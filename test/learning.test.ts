@@ -2,14 +2,17 @@
  * MMIM learns the synthetic MOSI (`mmim data synth --like mosi`, full size: 1284/229/686).
  *
  * Run: MOSI preset, a random tiny BERT (so lr_bert 1e-3 instead of the pretrained 5e-5), batch
- * 32, 4 epochs, seed 1111, about 2 minutes on one core. Training is deterministic for a seed and
+ * 32, 4 epochs, seed 1111, about 3 minutes of one core. Training is deterministic for a seed and
  * backend, so this is not a flaky threshold test: the same numbers come out every run.
  *
- * Thresholds and why: the best constant for MAE (the train median) scores about 1.15 MAE on
- * valid and the majority sign about 52% Acc-2; a ridge regression on all three modalities
- * reaches 0.62 MAE / 86% on this data (docs/synthetic-data.md). After 4 epochs from random
- * weights we require a clear improvement over the constant, not the ceiling: valid MAE at most
- * 0.93x the constant's and valid Acc-2 (non0) at least 58%.
+ * Thresholds and why: the best constant for MAE (the train median) scores 1.148 MAE on valid
+ * and the majority sign about 52% Acc-2; the baselines fitted on train alone reach 0.65 MAE /
+ * 87% (bag of words + acoustic + visual, on test; docs/synthetic-data.md). This run (the same
+ * as the first 4 epochs of `npm run bench:synthetic-learning`) selects epoch 2 at valid MAE 0.670
+ * (0.58x the constant's) and Acc-2 (non0) 81.4%. We require valid MAE at most 0.7x the
+ * constant's and Acc-2 at least 75%: clear learning from random weights, not the ceiling. With
+ * the generator before issue 16 these settings reached test MAE 1.02 and Acc-2 65% after 7
+ * epochs (the issue's figures, not re-run here), far from these thresholds.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,7 +61,7 @@ describe('learning on synthetic MOSI', () => {
     assert.ok(best !== null, 'no epoch selected');
     const summary = `valid MAE ${best.mae.toFixed(3)} vs constant ${baseline.mae.toFixed(3)}, Acc-2 ${(100 * best.acc2_non0).toFixed(1)}%`;
     t.diagnostic(summary);
-    assert.ok(best.mae <= 0.93 * baseline.mae, summary);
-    assert.ok(best.acc2_non0 >= 0.58, summary);
+    assert.ok(best.mae <= 0.7 * baseline.mae, summary);
+    assert.ok(best.acc2_non0 >= 0.75, summary);
   });
 });
