@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,6 +225,40 @@ describe('CheckpointStore: the published store, moving it, and trial ids', () =>
       store.get('x1', 'last'),
       /checkpoint last of trial x1 is in a 'dir' artifact store, but this run's store is s3:\/\/bkt.*--artifacts dir:/,
     );
+    await store.close();
+  });
+
+  it('reads, replaces and deletes a checkpoint written before artifact stores (chunks in Redis)', async () => {
+    const data = Buffer.from(bytes(CHECKPOINT_CHUNK_BYTES + 5, 9));
+    const legacy = async (trial: string): Promise<void> => {
+      const pointer = `mmim:{trial:${trial}}:ckpt:last`;
+      await redis.set(`${pointer}:v3:0`, data.subarray(0, CHECKPOINT_CHUNK_BYTES));
+      await redis.set(`${pointer}:v3:1`, data.subarray(CHECKPOINT_CHUNK_BYTES));
+      await redis.hset(pointer, {
+        version: '3',
+        chunks: '2',
+        epoch: '2',
+        bytes: String(data.length),
+        sha256: createHash('sha256').update(data).digest('hex'),
+        savedAt: '1',
+      });
+    };
+    await legacy('old1');
+    const root = tmp();
+    await publishArtifactStore(redis, `dir:${root}`);
+    const store = new CheckpointStore(redis);
+    const info = await store.info('old1', 'last');
+    assert.deepEqual([info?.store, info?.key, info?.epoch], ['redis', '', 2]);
+    assert.ok((await store.get('old1', 'last'))?.data.equals(data), 'a resume reads it');
+    const parts: Buffer[] = [];
+    for await (const p of (await store.open('old1', 'last'))?.chunks() ?? []) parts.push(p);
+    assert.ok(Buffer.concat(parts).equals(data), 'a download streams it');
+    await store.put('old1', 'last', bytes(10, 1), 3, 1);
+    assert.equal((await store.info('old1', 'last'))?.store, 'dir');
+    assert.deepEqual(await redis.keys('mmim:{trial:old1}:ckpt:last:v3:*'), [], 'old chunks gone');
+    await legacy('old2');
+    assert.equal(await store.delete('old2'), data.length);
+    assert.deepEqual(await redis.keys('mmim:{trial:old2}:*'), []);
     await store.close();
   });
 

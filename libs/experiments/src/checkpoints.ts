@@ -17,6 +17,7 @@
  * is checked in the same script that swaps the pointer, so a stale write never replaces a newer
  * attempt's checkpoint, whichever store holds the bytes.
  */
+import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { ArtifactScheme, ArtifactStore } from '@mmim/artifacts';
 import { ArtifactStoreResolver } from './checkpoint-artifacts.js';
@@ -49,7 +50,10 @@ export interface CheckpointInfo {
   savedAt: number;
   /** Which kind of artifact store holds the bytes. */
   store: ArtifactScheme;
-  /** The artifact's key, relative to that store. */
+  /**
+   * The artifact's key, relative to that store; '' for a checkpoint written before artifact
+   * stores (its chunks in Redis under the trial's hash tag), which is still read and replaced.
+   */
   key: string;
   /** The attempt that wrote it (0: an unfenced write). */
   attempt: number;
@@ -85,16 +89,31 @@ export function trialKeySegment(id: TrialId): string {
 export const trialArtifactPrefix = (trial: TrialId): string => `trials/${trialKeySegment(trial)}/`;
 
 function parseInfo(h: Record<string, string>): CheckpointInfo | null {
-  if (h.version === undefined || h.key === undefined) return null;
+  if (h.version === undefined) return null;
   return {
     epoch: Number(h.epoch),
     bytes: Number(h.bytes),
     sha256: h.sha256 ?? '',
     savedAt: Number(h.savedAt),
     store: (h.store ?? 'redis') as ArtifactScheme,
-    key: h.key,
+    key: h.key ?? '',
     attempt: Number(h.attempt ?? 0),
   };
+}
+
+/**
+ * A pointer written before artifact stores: its chunks sit in Redis under the trial's own hash
+ * tag (`<pointer>:v<version>:<i>`), and it has no `key`. Read, replaced and deleted as such, so
+ * an upgrade resumes paused trials from their checkpoints.
+ */
+interface LegacyPointer {
+  version: number;
+  chunks: number;
+}
+
+function legacyOf(h: Record<string, string>): LegacyPointer | null {
+  if (h.version === undefined || h.key !== undefined) return null;
+  return { version: Number(h.version), chunks: Number(h.chunks ?? 0) };
 }
 
 export class CheckpointStore {
@@ -120,6 +139,35 @@ export class CheckpointStore {
 
   private sequenceKey(trial: TrialId, kind: CheckpointKind): string {
     return `${this.prefix}{trial:${trial}}:ckpt:${kind}:seq`;
+  }
+
+  private legacyChunkKeys(trial: TrialId, kind: CheckpointKind, legacy: LegacyPointer): string[] {
+    const pointer = this.pointerKey(trial, kind);
+    return Array.from({ length: legacy.chunks }, (_, i) => `${pointer}:v${legacy.version}:${i}`);
+  }
+
+  /** A legacy checkpoint's chunks, one at a time, sha256-checked at the end. */
+  private async *legacyChunks(
+    trial: TrialId,
+    kind: CheckpointKind,
+    legacy: LegacyPointer,
+    sha256: string,
+  ): AsyncGenerator<Buffer> {
+    const hash = createHash('sha256');
+    for (const key of this.legacyChunkKeys(trial, kind, legacy)) {
+      const part = await this.redis.getBuffer(key);
+      if (part === null) {
+        throw new Error(`checkpoint ${kind} of trial ${trial} was replaced while being read`);
+      }
+      hash.update(part);
+      yield part;
+    }
+    const got = hash.digest('hex');
+    if (got !== sha256) {
+      throw new Error(
+        `checkpoint ${kind} of trial ${trial} is corrupt in Redis: sha256 ${got}, expected ${sha256}`,
+      );
+    }
   }
 
   /** True when no artifact store was chosen (explicitly or published): Redis, uncapped. */
@@ -172,6 +220,7 @@ export class CheckpointStore {
       savedAt: String(written.savedAt),
       attempt: String(attempt ?? 0),
     };
+    const legacy = legacyOf(await this.redis.hgetall(pointer));
     const previous = await swapCheckpoint(
       this.redis,
       pointer,
@@ -179,6 +228,9 @@ export class CheckpointStore {
       attempt ?? null,
       info,
     );
+    if (previous !== 'stale' && legacy !== null) {
+      await this.redis.del(...this.legacyChunkKeys(trial, kind, legacy));
+    }
     if (previous === 'stale') {
       await store.delete(key);
       throw new StaleAttemptError(trial, attempt ?? 0);
@@ -200,8 +252,20 @@ export class CheckpointStore {
   async get(trial: TrialId, kind: CheckpointKind): Promise<StoredCheckpoint | null> {
     const what = `checkpoint ${kind} of trial ${trial}`;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const info = await this.info(trial, kind);
+      const h = await this.redis.hgetall(this.pointerKey(trial, kind));
+      const info = parseInfo(h);
       if (info === null) return null;
+      const legacy = legacyOf(h);
+      if (legacy !== null) {
+        const parts: Buffer[] = [];
+        try {
+          for await (const p of this.legacyChunks(trial, kind, legacy, info.sha256)) parts.push(p);
+        } catch (err) {
+          if (/replaced while being read/.test(String(err))) continue;
+          throw err;
+        }
+        return { ...info, data: Buffer.concat(parts) };
+      }
       const store = await this.stores.source(info.store, what);
       const got = await store.get(info.key);
       if (got === null) continue; // replaced while we read: read the new one
@@ -226,8 +290,13 @@ export class CheckpointStore {
     kind: CheckpointKind,
   ): Promise<(CheckpointInfo & { chunks: () => AsyncGenerator<Buffer> }) | null> {
     const what = `checkpoint ${kind} of trial ${trial}`;
-    const info = await this.info(trial, kind);
+    const h = await this.redis.hgetall(this.pointerKey(trial, kind));
+    const info = parseInfo(h);
     if (info === null) return null;
+    const legacy = legacyOf(h);
+    if (legacy !== null) {
+      return { ...info, chunks: () => this.legacyChunks(trial, kind, legacy, info.sha256) };
+    }
     const store = await this.stores.source(info.store, what);
     const opened = await store.open(info.key);
     const chunks = async function* (): AsyncGenerator<Buffer> {
@@ -250,9 +319,14 @@ export class CheckpointStore {
     let freed = 0;
     for (const kind of kinds) {
       const pointer = this.pointerKey(trial, kind);
-      const info = parseInfo(await this.redis.hgetall(pointer));
+      const h = await this.redis.hgetall(pointer);
+      const info = parseInfo(h);
+      const legacy = legacyOf(h);
       await this.redis.del(pointer);
-      if (info !== null) {
+      if (legacy !== null) {
+        if (legacy.chunks > 0) await this.redis.del(...this.legacyChunkKeys(trial, kind, legacy));
+        freed += info?.bytes ?? 0;
+      } else if (info !== null) {
         const store = await this.stores.source(info.store, `checkpoint ${kind} of trial ${trial}`);
         if (await store.delete(info.key)) freed += info.bytes;
       }
