@@ -1,6 +1,7 @@
 /**
- * Issue 17's acceptance on a local cluster (real Redis, coordinator, worker processes): the
- * checkpoints are files under the run dir, not Redis values; when a sweep ends, the coordinator's
+ * Issue 17's acceptance on a local cluster (real Redis, coordinator, worker processes), once with
+ * the run dir's `dir:` store and once with an S3 bucket on a local S3 server (the same test): the
+ * checkpoints are in the store, not Redis values; when a sweep ends, the coordinator's
  * GC leaves only what the sweep's policy keeps (here keep_best_trials: 1: the best config's
  * `best`, no `last`), `mmim sweep gc ID --dry-run` has nothing more to delete and says why it
  * keeps what it keeps, and the API serves the kept checkpoint from the directory.
@@ -8,9 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { DirArtifactStore, S3ArtifactStore, type ArtifactStore } from '@mmim/artifacts';
+import { startS3Server, type S3ServerHandle } from '@mmim/artifacts/testing';
 import type { LocalCluster } from '@mmim/cli';
 import { startCluster, until } from './helpers.js';
 
@@ -38,92 +40,141 @@ function mmim(...args: string[]): { code: number | null; stdout: string; stderr:
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('checkpoint retention on a local cluster', { timeout: 600_000 }, () => {
-  let cluster: LocalCluster;
-  before(async () => {
-    cluster = await startCluster(2);
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+interface Backend {
+  name: string;
+  /** Sets MMIM_ARTIFACTS (and credentials) for the cluster about to start; null: mmim up's dir. */
+  setup(): Promise<{ env: Record<string, string> | null; stop(): Promise<void> }>;
+  /** The store as the test reads it, given the cluster's run dir. */
+  store(runDir: string): ArtifactStore;
+}
 
-  it("ends a sweep with only the policy's checkpoints on disk and none in Redis", async () => {
-    const artifacts = path.join(cluster.options.runDir, 'artifacts');
-    const files = (): string[] =>
-      fs.existsSync(path.join(artifacts, 'trials'))
-        ? fs
-            .readdirSync(path.join(artifacts, 'trials'), { recursive: true })
-            .map(String)
-            .filter((f) => f.endsWith('.safetensors'))
-            .sort()
-        : [];
-    const { sweep } = await cluster.api.createSweep(SWEEP);
-    const ended = await until(
-      'the sweep to finish',
-      480_000,
-      async () => {
-        const r = await cluster.api.sweep(sweep.id);
-        return r.sweep.state === 'finished' ? r : null;
-      },
-      1000,
-    );
-    const best = ended.sweep.best;
-    assert.ok(best !== null, 'a best config');
-    const expected = best.trialIds.map((id) => `${id}/best/v`).sort();
-    // The GC runs about a second after the last trial changed.
-    const kept = await until("the GC to leave the policy's files", 30_000, async () => {
-      const now = files();
-      return now.length === expected.length && now.every((f, i) => f.startsWith(expected[i] ?? '?'))
-        ? now
-        : null;
+let s3: S3ServerHandle | null = null;
+const backends: Backend[] = [
+  {
+    name: 'dir: under the run dir (the mmim up default)',
+    setup: async () => ({ env: null, stop: async () => undefined }),
+    store: (runDir) => new DirArtifactStore(path.join(runDir, 'artifacts')),
+  },
+  {
+    name: 's3:// on a local S3 server (s3rver)',
+    setup: async () => {
+      s3 = await startS3Server();
+      return {
+        env: { MMIM_ARTIFACTS: s3.url('run/'), ...s3.env },
+        stop: () => s3?.stop() ?? Promise.resolve(),
+      };
+    },
+    store: () =>
+      new S3ArtifactStore({
+        bucket: s3?.bucket ?? '',
+        prefix: 'run/',
+        endpoint: s3?.endpoint ?? '',
+        credentials: s3?.credentials ?? { accessKeyId: '', secretAccessKey: '' },
+      }),
+  },
+];
+
+for (const backend of backends)
+  describe(`checkpoint retention on a local cluster, ${backend.name}`, { timeout: 600_000 }, () => {
+    let cluster: LocalCluster;
+    let stopStore: () => Promise<void> = async () => undefined;
+    let artifacts: ArtifactStore;
+    before(async () => {
+      const { env, stop } = await backend.setup();
+      stopStore = stop;
+      // The cluster's processes take the store from the environment (LocalCluster passes it on).
+      const saved = { ...process.env };
+      Object.assign(process.env, env ?? {});
+      try {
+        cluster = await startCluster(2);
+      } finally {
+        for (const k of Object.keys(env ?? {})) {
+          if (saved[k] === undefined) delete process.env[k];
+          else process.env[k] = saved[k];
+        }
+      }
+      artifacts = backend.store(cluster.options.runDir);
     });
-    assert.equal(kept.filter((f) => f.includes('/last/')).length, 0, 'no last of an ended trial');
+    after(async () => {
+      await cluster?.stop();
+      await artifacts?.close();
+      await stopStore();
+    });
 
-    const redis = new Redis(cluster.redisUrl);
-    try {
-      assert.deepEqual(await redis.keys('mmim:{art:*'), [], 'no checkpoint bytes in Redis');
-      assert.match(String(await redis.get('mmim:artifacts:store')), /^dir:\/.*\/artifacts$/);
-    } finally {
-      redis.disconnect();
-    }
+    it("ends a sweep with only the policy's checkpoints on disk and none in Redis", async () => {
+      const files = async (): Promise<string[]> =>
+        (await artifacts.list('trials/')).map((a) => a.key.slice('trials/'.length));
+      const { sweep } = await cluster.api.createSweep(SWEEP);
+      const ended = await until(
+        'the sweep to finish',
+        480_000,
+        async () => {
+          const r = await cluster.api.sweep(sweep.id);
+          return r.sweep.state === 'finished' ? r : null;
+        },
+        1000,
+      );
+      const best = ended.sweep.best;
+      assert.ok(best !== null, 'a best config');
+      const expected = best.trialIds.map((id) => `${id}/best/v`).sort();
+      // The GC runs about a second after the last trial changed.
+      const kept = await until("the GC to leave the policy's files", 30_000, async () => {
+        const now = await files();
+        return now.length === expected.length &&
+          now.every((f, i) => f.startsWith(expected[i] ?? '?'))
+          ? now
+          : null;
+      });
+      assert.equal(kept.filter((f) => f.includes('/last/')).length, 0, 'no last of an ended trial');
 
-    const dry = mmim('sweep', 'gc', sweep.id, '--dry-run', '--json', '--url', cluster.httpUrl);
-    assert.equal(dry.code, 0, dry.stderr);
-    const plan = JSON.parse(dry.stdout) as {
-      dryRun: boolean;
-      drop: unknown[];
-      keep: { trialId: string; kind: string; reason: string }[];
-    };
-    assert.equal(plan.dryRun, true);
-    assert.deepEqual(plan.drop, [], 'nothing left to delete');
-    assert.deepEqual(
-      plan.keep.map((k) => `${k.trialId}:${k.kind}`),
-      best.trialIds.map((id) => `${id}:best`),
-    );
-    const text = mmim('sweep', 'gc', sweep.id, '--dry-run', '--url', cluster.httpUrl);
-    assert.match(text.stdout, /would delete 0 checkpoint\(s\)/);
-    assert.match(text.stdout, /\+ \S+ best .*the sweep's best config/);
-    const run = mmim(
-      'sweep',
-      'gc',
-      sweep.id,
-      '--url',
-      cluster.httpUrl,
-      '--admin-token-file',
-      cluster.adminTokenFile,
-    );
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /deleted 0 checkpoint\(s\)/);
+      const redis = new Redis(cluster.redisUrl);
+      try {
+        assert.deepEqual(await redis.keys('mmim:{art:*'), [], 'no checkpoint bytes in Redis');
+        assert.match(
+          String(await redis.get('mmim:artifacts:store')),
+          backend.name.startsWith('dir') ? /^dir:\/.*\/artifacts$/ : /^s3:\/\/mmim-test\/run\//,
+        );
+      } finally {
+        redis.disconnect();
+      }
 
-    // The dashboard's and `mmim sweep best --download`'s route reads the kept file.
-    const bestId = best.trialIds[0] ?? '';
-    const bytes = await cluster.api.checkpoint(bestId, 'best');
-    assert.ok(bytes !== null && bytes.length > 1000);
-    assert.deepEqual(
-      bytes,
-      fs.readFileSync(path.join(artifacts, 'trials', kept[0] ?? '')),
-      'served from the directory',
-    );
-    assert.equal(await cluster.api.checkpoint(bestId, 'last'), null);
+      const dry = mmim('sweep', 'gc', sweep.id, '--dry-run', '--json', '--url', cluster.httpUrl);
+      assert.equal(dry.code, 0, dry.stderr);
+      const plan = JSON.parse(dry.stdout) as {
+        dryRun: boolean;
+        drop: unknown[];
+        keep: { trialId: string; kind: string; reason: string }[];
+      };
+      assert.equal(plan.dryRun, true);
+      assert.deepEqual(plan.drop, [], 'nothing left to delete');
+      assert.deepEqual(
+        plan.keep.map((k) => `${k.trialId}:${k.kind}`),
+        best.trialIds.map((id) => `${id}:best`),
+      );
+      const text = mmim('sweep', 'gc', sweep.id, '--dry-run', '--url', cluster.httpUrl);
+      assert.match(text.stdout, /would delete 0 checkpoint\(s\)/);
+      assert.match(text.stdout, /\+ \S+ best .*the sweep's best config/);
+      const run = mmim(
+        'sweep',
+        'gc',
+        sweep.id,
+        '--url',
+        cluster.httpUrl,
+        '--admin-token-file',
+        cluster.adminTokenFile,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /deleted 0 checkpoint\(s\)/);
+
+      // The dashboard's and `mmim sweep best --download`'s route reads the kept file.
+      const bestId = best.trialIds[0] ?? '';
+      const bytes = await cluster.api.checkpoint(bestId, 'best');
+      assert.ok(bytes !== null && bytes.length > 1000);
+      assert.deepEqual(
+        bytes,
+        (await artifacts.get(`trials/${kept[0] ?? ''}`))?.data,
+        'served from the store',
+      );
+      assert.equal(await cluster.api.checkpoint(bestId, 'last'), null);
+    });
   });
-});
