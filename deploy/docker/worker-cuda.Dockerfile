@@ -32,6 +32,7 @@ COPY apps/cli/package.json apps/cli/
 COPY apps/coordinator/package.json apps/coordinator/
 COPY apps/dashboard/package.json apps/dashboard/
 COPY apps/worker/package.json apps/worker/
+COPY libs/artifacts/package.json libs/artifacts/
 COPY libs/data/package.json libs/data/
 COPY libs/experiments/package.json libs/experiments/
 COPY libs/model/package.json libs/model/
