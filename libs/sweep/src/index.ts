@@ -49,8 +49,12 @@ export { hash32, mulberry32, rngFor, standardNormal, type Rng } from './rng.js';
 export {
   GridSampler,
   RandomSampler,
+  SAMPLERS,
+  SAMPLER_NAMES,
+  TPE_DEFAULTS,
   TpeSampler,
   createSampler,
+  type SamplerEntry,
   tpeGamma,
   type FinishedConfig,
   type Sampler,
@@ -59,9 +63,15 @@ export {
 } from './samplers.js';
 export {
   AshaScheduler,
+  EARLY_STOPPING_NAMES,
+  EARLY_STOPPING_RULES,
   MedianStoppingScheduler,
   NoStopScheduler,
   createScheduler,
+  type AshaSettings,
+  type EarlyStoppingType,
+  type MedianSettings,
+  type RuleEntry,
   type Decision,
   type EpochValue,
   type TrialScheduler,

@@ -3,6 +3,8 @@
  * of the recorded history, the sampler seed and the config number, so a restarted coordinator
  * rebuilds the sampler from Redis and gets exactly the next config it would have got.
  *
+ * The table of samplers is SAMPLERS at the end of this file.
+ *
  * - grid: the index-th grid point (order in space.ts), null past the end.
  * - random: independent draws, one RNG stream per (seed, index, parameter).
  * - bayes: TPE (Bergstra et al. 2011) as Optuna's TPESampler does it, univariate (each parameter
@@ -36,7 +38,8 @@ import {
   type Distribution,
   type Scalar,
 } from './space.js';
-import type { Goal, SweepSpec } from './sweep-config.js';
+import { z } from 'zod';
+import type { Goal, SweepSpec, TpeOptions } from './sweep-config.js';
 
 export interface FinishedConfig {
   params: Record<string, unknown>;
@@ -304,19 +307,67 @@ export class TpeSampler implements Sampler {
   }
 }
 
-/** The sampler a sweep asks for. */
-export function createSampler(spec: SweepSpec): Sampler {
-  switch (spec.method) {
-    case 'grid':
-      return new GridSampler(spec.parameters);
-    case 'random':
-      return new RandomSampler(spec.parameters, spec.samplerSeed);
-    case 'bayes':
-      return new TpeSampler(spec.parameters, {
+/** What a sampler entry builds from: the parsed sweep (its parameters, seed, goal, options). */
+export interface SamplerEntry {
+  /** One line for docs and `--help`. */
+  readonly description: string;
+  /** Only discrete parameters allowed, and the run cap defaults to the grid size. */
+  readonly discreteOnly: boolean;
+  /**
+   * The top-level key holding this sampler's options (e.g. `tpe`) and its zod schema; the key
+   * is only allowed with this method.
+   */
+  readonly options?: { readonly key: string; readonly schema: z.ZodType };
+  create(spec: SweepSpec): Sampler;
+}
+
+/** TPE's defaults (Optuna's): the `tpe:` key only overrides them. */
+export const TPE_DEFAULTS: TpeOptions = { nStartup: 5, nEiCandidates: 24 };
+
+const positive = z.number().int().positive();
+
+/**
+ * THE sampler table: `method:` in a sweep file is one of its keys, and sweep-config.ts derives
+ * the method enum, the options keys and the grid/run_cap rules from it. Adding a sampler is
+ * one entry here.
+ */
+export const SAMPLERS = {
+  grid: {
+    description: 'every point of a discrete space, in order (space.ts)',
+    discreteOnly: true,
+    create: (spec) => new GridSampler(spec.parameters),
+  },
+  random: {
+    description: 'independent seeded draws, never repeating a config',
+    discreteOnly: false,
+    create: (spec) => new RandomSampler(spec.parameters, spec.samplerSeed),
+  },
+  bayes: {
+    description: "TPE as Optuna's TPESampler (univariate, constant liar); options under tpe:",
+    discreteOnly: false,
+    options: {
+      key: 'tpe',
+      schema: z
+        .object({ n_startup: positive.optional(), n_ei_candidates: positive.optional() })
+        .strict(),
+    },
+    create: (spec) =>
+      new TpeSampler(spec.parameters, {
         goal: spec.metric.goal,
         seed: spec.samplerSeed,
         nStartup: spec.tpe.nStartup,
         nEiCandidates: spec.tpe.nEiCandidates,
-      });
-  }
+      }),
+  },
+} as const satisfies Record<string, SamplerEntry>;
+
+export type SweepMethod = keyof typeof SAMPLERS;
+/** The method names in table order (zod enum input). */
+export const SAMPLER_NAMES = Object.keys(SAMPLERS) as [SweepMethod, ...SweepMethod[]];
+
+/** The sampler a sweep asks for. */
+export function createSampler(spec: SweepSpec): Sampler {
+  const entry: SamplerEntry | undefined = (SAMPLERS as Record<string, SamplerEntry>)[spec.method];
+  if (entry === undefined) throw new Error(`unknown sampler ${JSON.stringify(spec.method)}`);
+  return entry.create(spec);
 }

@@ -9,10 +9,13 @@
  * decision it got the first time and changes nothing. A non-finite value continues and is not
  * recorded (Ray: "a result without the metric continues").
  *
+ * The table of rules is EARLY_STOPPING_RULES at the end of this file.
+ *
  * Trials here are (config, seed) runs: the coordinator reports each seed's run separately, so
  * both rules compare a run against every other run (any config, any seed) at the same epoch.
  */
-import type { Goal, SweepSpec } from './sweep-config.js';
+import { z } from 'zod';
+import type { Goal, SweepConfigIssue, SweepSpec } from './sweep-config.js';
 
 export type Decision = 'continue' | 'stop';
 
@@ -206,16 +209,112 @@ export class MedianStoppingScheduler extends BaseScheduler {
   }
 }
 
+/** What a rule's options parse to, or the one problem with them (a key path and a message). */
+type Settled<T> = T | { issue: SweepConfigIssue };
+
+/** One early-stopping rule: its `early_terminate:` schema, its settings and its scheduler. */
+export interface RuleEntry<S extends z.ZodType = z.ZodType, T extends { type: string } = never> {
+  /** One line for docs. */
+  readonly description: string;
+  /** The whole `early_terminate:` object (strict, `type` a literal), with its defaults. */
+  readonly schema: S;
+  /** The typed settings; `maxEpochs` is the trainer's fixed num_epochs when the sweep sets it. */
+  settings(options: z.output<S>, ctx: { maxEpochs: number | null }): Settled<T>;
+  create(goal: Goal, settings: T): TrialScheduler;
+}
+
+/** Keeps each entry's schema and settings types tied together inside the table. */
+function rule<S extends z.ZodType, T extends { type: string }>(
+  entry: RuleEntry<S, T>,
+): RuleEntry<S, T> {
+  return entry;
+}
+
+const posInt = z.number().int().positive();
+const ashaOptions = z
+  .object({
+    type: z.literal('asha'),
+    min_epochs: posInt.default(1),
+    eta: z.number().finite().gt(1).default(3),
+    max_epochs: posInt.optional(),
+  })
+  .strict();
+const medianOptions = z
+  .object({
+    type: z.literal('median'),
+    min_epochs: posInt.default(1),
+    warmup_trials: z.number().int().min(1).default(3),
+  })
+  .strict();
+const noneOptions = z.object({ type: z.literal('none') }).strict();
+
+/** Rungs at minEpochs * eta^k (<= maxEpochs when known). */
+export interface AshaSettings {
+  type: 'asha';
+  minEpochs: number;
+  eta: number;
+  maxEpochs: number | null;
+}
+export interface MedianSettings {
+  type: 'median';
+  minEpochs: number;
+  warmupTrials: number;
+}
+
+/**
+ * THE early-stopping table: `early_terminate.type` is one of its keys, and sweep-config.ts
+ * parses `early_terminate:` with the entry's schema. Adding a rule is one entry here.
+ */
+export const EARLY_STOPPING_RULES = {
+  asha: rule<typeof ashaOptions, AshaSettings>({
+    description: "ASHA, one bracket, as Ray Tune's AsyncHyperBandScheduler",
+    schema: ashaOptions,
+    settings: (p, ctx) => {
+      const max = p.max_epochs ?? ctx.maxEpochs;
+      if (max !== null && max < p.min_epochs)
+        return {
+          issue: {
+            path: 'early_terminate.min_epochs',
+            message: `must be <= the max epochs (got ${p.min_epochs} > ${max})`,
+          },
+        };
+      return { type: 'asha', minEpochs: p.min_epochs, eta: p.eta, maxEpochs: max };
+    },
+    create: (goal, s) => new AshaScheduler(goal, s.minEpochs, s.eta, s.maxEpochs),
+  }),
+  median: rule<typeof medianOptions, MedianSettings>({
+    description: "the median stopping rule (Vizier), Ray Tune's comparison set",
+    schema: medianOptions,
+    settings: (p) => ({
+      type: 'median',
+      minEpochs: p.min_epochs,
+      warmupTrials: p.warmup_trials,
+    }),
+    create: (goal, s) => new MedianStoppingScheduler(goal, s.minEpochs, s.warmupTrials),
+  }),
+  none: rule<typeof noneOptions, { type: 'none' }>({
+    description: 'never stops a trial (the default)',
+    schema: noneOptions,
+    settings: () => ({ type: 'none' }),
+    create: (goal) => new NoStopScheduler(goal),
+  }),
+};
+
+export type EarlyStoppingType = keyof typeof EARLY_STOPPING_RULES;
+/** The rule names in table order. */
+export const EARLY_STOPPING_NAMES = Object.keys(EARLY_STOPPING_RULES) as EarlyStoppingType[];
+
+type SettingsOf<E> = E extends RuleEntry<z.ZodType, infer T> ? T : never;
+/** A parsed `early_terminate:` (the settings of one table entry). */
+export type EarlyTerminate = {
+  [K in EarlyStoppingType]: SettingsOf<(typeof EARLY_STOPPING_RULES)[K]>;
+}[EarlyStoppingType];
+
 /** The scheduler a sweep asks for; misconfiguration throws here, not later. */
 export function createScheduler(spec: SweepSpec): TrialScheduler {
-  const goal = spec.metric.goal;
   const et = spec.earlyTerminate;
-  switch (et.type) {
-    case 'none':
-      return new NoStopScheduler(goal);
-    case 'asha':
-      return new AshaScheduler(goal, et.minEpochs, et.eta, et.maxEpochs);
-    case 'median':
-      return new MedianStoppingScheduler(goal, et.minEpochs, et.warmupTrials);
-  }
+  const entry = EARLY_STOPPING_RULES[et.type] as RuleEntry<z.ZodType, EarlyTerminate> | undefined;
+  if (entry === undefined)
+    throw new Error(`unknown early_terminate type ${JSON.stringify(et.type)}`);
+  return entry.create(spec.metric.goal, et);
 }

@@ -23,9 +23,21 @@ import {
   type Scalar,
 } from './space.js';
 import { yamlLimitProblem } from './yaml-guard.js';
+import {
+  SAMPLERS,
+  SAMPLER_NAMES,
+  TPE_DEFAULTS,
+  type SamplerEntry,
+  type SweepMethod,
+} from './samplers.js';
+import {
+  EARLY_STOPPING_NAMES,
+  EARLY_STOPPING_RULES,
+  type EarlyTerminate,
+  type RuleEntry,
+} from './schedulers.js';
 import { TRAINER_CONFIG_KEYS, expandDotted, flattenKeys } from './trainer-keys.js';
 
-export type SweepMethod = 'grid' | 'random' | 'bayes';
 export type Goal = 'minimize' | 'maximize';
 
 export const METRIC_SPLITS = ['valid', 'test'] as const;
@@ -43,11 +55,8 @@ export interface SyntheticData {
 /** A dataset path (file or folder) or a synthetic dataset. */
 export type DataSource = string | SyntheticData;
 
-export type EarlyTerminate =
-  | { type: 'none' }
-  /** Rungs at minEpochs * eta^k (<= maxEpochs when known). */
-  | { type: 'asha'; minEpochs: number; eta: number; maxEpochs: number | null }
-  | { type: 'median'; minEpochs: number; warmupTrials: number };
+export type { EarlyTerminate } from './schedulers.js';
+export type { SweepMethod } from './samplers.js';
 
 export interface TpeOptions {
   /** Configs drawn at random before TPE takes over (default 5). */
@@ -168,12 +177,20 @@ const syntheticSchema = z
   })
   .strict();
 
+/** `{tpe: schema.optional()}` and the like: one optional key per sampler with options. */
+function samplerOptionKeys(): Record<string, z.ZodOptional> {
+  const out: Record<string, z.ZodOptional> = {};
+  for (const entry of Object.values(SAMPLERS) as SamplerEntry[])
+    if (entry.options !== undefined) out[entry.options.key] = entry.options.schema.optional();
+  return out;
+}
+
 const topSchema = z
   .object({
     name: z.string().min(1).max(200),
     description: z.string().optional(),
     data: z.unknown(),
-    method: z.enum(['grid', 'random', 'bayes']),
+    method: z.enum(SAMPLER_NAMES),
     metric: z.object({ name: z.string(), goal: z.enum(['minimize', 'maximize']) }).strict(),
     parameters: z.record(z.string(), z.unknown()),
     seeds: z.array(int.min(0)).min(1).default([1111]),
@@ -183,10 +200,6 @@ const topSchema = z
     trainer: z.record(z.string(), z.unknown()).default({}),
     max_failures: posInt.default(3),
     sampler_seed: int.min(0).default(0),
-    tpe: z
-      .object({ n_startup: posInt.optional(), n_ei_candidates: posInt.optional() })
-      .strict()
-      .optional(),
     checkpoints: z
       .object({
         keep_best_trials: int.min(0).optional(),
@@ -195,22 +208,8 @@ const topSchema = z
       })
       .strict()
       .optional(),
-  })
-  .strict();
-
-const ashaSchema = z
-  .object({
-    type: z.literal('asha'),
-    min_epochs: posInt.default(1),
-    eta: z.number().finite().gt(1).default(3),
-    max_epochs: posInt.optional(),
-  })
-  .strict();
-const medianSchema = z
-  .object({
-    type: z.literal('median'),
-    min_epochs: posInt.default(1),
-    warmup_trials: int.min(1).default(3),
+    // Each sampler's options key (`tpe:`), from the sampler table.
+    ...samplerOptionKeys(),
   })
   .strict();
 
@@ -399,44 +398,33 @@ function parseEarlyTerminate(
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     issues.push({
       path: 'early_terminate',
-      message: 'must be {type: asha|median|none, ...} or none',
+      message: `must be {type: ${[...EARLY_STOPPING_NAMES].sort().join('|')}, ...} or none`,
     });
     return undefined;
   }
   const type = (raw as Record<string, unknown>).type;
-  if (type === 'none') {
-    const p = check(
-      z.object({ type: z.literal('none') }).strict(),
-      raw,
-      ['early_terminate'],
-      issues,
-    );
-    return p === undefined ? undefined : { type: 'none' };
-  }
-  if (type === 'asha') {
-    const p = check(ashaSchema, raw, ['early_terminate'], issues);
+  const entry =
+    typeof type === 'string' && Object.hasOwn(EARLY_STOPPING_RULES, type)
+      ? (EARLY_STOPPING_RULES[type as keyof typeof EARLY_STOPPING_RULES] as RuleEntry<
+          z.ZodType,
+          EarlyTerminate
+        >)
+      : undefined;
+  if (entry !== undefined) {
+    const p = check(entry.schema, raw, ['early_terminate'], issues);
     if (p === undefined) return undefined;
-    const max = p.max_epochs ?? maxEpochs;
-    if (max !== null && max < p.min_epochs) {
-      issues.push({
-        path: 'early_terminate.min_epochs',
-        message: `must be <= the max epochs (got ${p.min_epochs} > ${max})`,
-      });
+    const settled = entry.settings(p, { maxEpochs });
+    if ('issue' in settled) {
+      issues.push(settled.issue);
       return undefined;
     }
-    return { type: 'asha', minEpochs: p.min_epochs, eta: p.eta, maxEpochs: max };
-  }
-  if (type === 'median') {
-    const p = check(medianSchema, raw, ['early_terminate'], issues);
-    return p === undefined
-      ? undefined
-      : { type: 'median', minEpochs: p.min_epochs, warmupTrials: p.warmup_trials };
+    return settled;
   }
   const hint =
     type === 'hyperband' ? " (W&B's hyperband: use type: asha with min_epochs and eta)" : '';
   issues.push({
     path: 'early_terminate.type',
-    message: `unknown type ${JSON.stringify(type)}${hint} (allowed: asha, median, none)`,
+    message: `unknown type ${JSON.stringify(type)}${hint} (allowed: ${[...EARLY_STOPPING_NAMES].sort().join(', ')})`,
   });
   return undefined;
 }
@@ -573,21 +561,31 @@ export function parseSweepSpec(input: unknown, options: SweepParseOptions = {}):
   if (new Set(seeds).size !== seeds.length)
     issues.push({ path: 'seeds', message: `seeds repeat (got [${seeds.join(', ')}])` });
 
-  if (top.method === 'grid') {
+  const sampler: SamplerEntry | undefined =
+    top.method === undefined ? undefined : SAMPLERS[top.method];
+  if (sampler?.discreteOnly === true) {
     for (const [name, dist] of Object.entries(parameters))
       if (!isDiscrete(dist))
         issues.push({
           path: `parameters.${name}`,
-          message: `method grid needs discrete parameters (values, value, int_uniform or q_uniform); ${name} is ${dist.kind}`,
+          message: `method ${top.method} needs discrete parameters (values, value, int_uniform or q_uniform); ${name} is ${dist.kind}`,
         });
-  } else if (top.method !== undefined && top.run_cap === undefined && !bad.has('run_cap')) {
+  } else if (sampler !== undefined && top.run_cap === undefined && !bad.has('run_cap')) {
     issues.push({
       path: 'run_cap',
       message: `required for method ${top.method} (the number of configs to sample)`,
     });
   }
-  if (top.tpe !== undefined && top.method !== undefined && top.method !== 'bayes')
-    issues.push({ path: 'tpe', message: `only applies to method bayes (method is ${top.method})` });
+  // A sampler's options key only goes with that sampler.
+  for (const [name, entry] of Object.entries(SAMPLERS) as [SweepMethod, SamplerEntry][]) {
+    const key = entry.options?.key;
+    if (key === undefined || top.method === undefined || top.method === name) continue;
+    if ((top as Record<string, unknown>)[key] !== undefined)
+      issues.push({
+        path: key,
+        message: `only applies to method ${name} (method is ${top.method})`,
+      });
+  }
 
   const fixedEpochs = (fixed as { num_epochs?: unknown }).num_epochs;
   const earlyTerminate = parseEarlyTerminate(
@@ -608,7 +606,8 @@ function specOf(
   parameters: Record<string, Distribution>,
   earlyTerminate: EarlyTerminate,
 ): SweepSpec {
-  const size = top.method === 'grid' ? gridSize(parameters) : Number.POSITIVE_INFINITY;
+  const size = SAMPLERS[top.method].discreteOnly ? gridSize(parameters) : Number.POSITIVE_INFINITY;
+  const tpe = (top as { tpe?: { n_startup?: number; n_ei_candidates?: number } }).tpe;
   return {
     name: top.name,
     description: top.description ?? null,
@@ -623,7 +622,10 @@ function specOf(
     trainer: top.trainer,
     maxFailures: top.max_failures,
     samplerSeed: top.sampler_seed,
-    tpe: { nStartup: top.tpe?.n_startup ?? 5, nEiCandidates: top.tpe?.n_ei_candidates ?? 24 },
+    tpe: {
+      nStartup: tpe?.n_startup ?? TPE_DEFAULTS.nStartup,
+      nEiCandidates: tpe?.n_ei_candidates ?? TPE_DEFAULTS.nEiCandidates,
+    },
     checkpoints: {
       keepBestTrials: top.checkpoints?.keep_best_trials ?? DEFAULT_RETENTION.keepBestTrials,
       keepLastPerTrial: top.checkpoints?.keep_last_per_trial ?? DEFAULT_RETENTION.keepLastPerTrial,
