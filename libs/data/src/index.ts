@@ -72,6 +72,16 @@ export {
   resolveDatasetFile,
   type LoadDatasetOptions,
 } from './load.js';
+// The reader table loadDataset and inspectDataset pick from (one entry per format).
+export {
+  CSD_FOLDS_FILE,
+  DATASET_READERS,
+  csdFolderReader,
+  pickReader,
+  pickleReader,
+  type DatasetReadOptions,
+  type DatasetReader,
+} from './readers/registry.js';
 // Readers of the dataset files users have, and the strict unpickler under them. The unpickler's
 // value classes are exported as the `pickle` namespace: their names (NdArray, PyTuple, PyValue)
 // are the pickle writer's too.

@@ -1,18 +1,17 @@
 /**
  * `mmim data inspect PATH [--json]`: what a dataset file holds and what is wrong with it,
  * without stopping at the first problem. PATH is an MMSA or MMIM-repo pickle (format detected
- * from its keys), a .csd file, or a folder of .csd files (each summarised: a .csd dataset
- * needs folds to be split, see readCsdDataset).
+ * from its keys), a .csd file, or a folder of .csd files (each summarised; with its folds.json
+ * the folder is also read as a dataset and its splits shown). Which reader reads a path comes
+ * from the reader table (readers/registry.ts), as for loadDataset.
  */
 import { roundHalfEven } from '@mmim/model';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readContext, type Tokenize } from './readers/common.js';
+import type { Tokenize } from './readers/common.js';
 import { CsdFile } from './readers/csd-file.js';
-import { detectPickleFormat } from './readers/index.js';
-import { mmimFromPickle, type MmimReadOptions } from './readers/mmim.js';
-import { mmsaFromPickle } from './readers/mmsa.js';
-import { openPickleFile } from './readers/pickle-access.js';
+import type { MmimReadOptions } from './readers/mmim.js';
+import { CSD_FOLDS_FILE, csdFolderReader, pickReader } from './readers/registry.js';
 import { ProblemLog, type DataProblem } from './readers/problems.js';
 import {
   DataError,
@@ -109,6 +108,17 @@ export async function inspectDataset(
   };
   try {
     const stat = statSync(target);
+    const readOptions = {
+      ...opts,
+      tokenize: opts.tokenize ?? NO_TOKENS,
+      problems,
+    };
+    const show = (ds: MsaDataset): void => {
+      report.format = ds.format;
+      report.name = ds.name;
+      report.notes = ds.notes ?? null;
+      report.splits = SPLITS.map((s) => summariseSplit(ds.splits[s], tokensKnown(ds, opts)));
+    };
     if (stat.isDirectory()) {
       const files = readdirSync(target)
         .filter((f) => f.toLowerCase().endsWith('.csd'))
@@ -121,18 +131,20 @@ export async function inspectDataset(
         report.bytes += statSync(p).size;
         await summariseCsd(p, report, problems);
       }
+      // With its folds the folder is a dataset: read it as loadDataset would.
+      if (csdFolderReader.detect(target) >= 1)
+        show(await csdFolderReader.read(target, readOptions));
+      else
+        problems.warn(
+          new DataError(target, `no ${CSD_FOLDS_FILE}: the sequences are shown, not split`),
+        );
     } else {
       report.bytes = stat.size;
       if (target.toLowerCase().endsWith('.csd')) {
         report.format = 'csd';
         await summariseCsd(target, report, problems);
       } else {
-        const ds = readPickleDataset(target, opts, problems, report);
-        if (ds) {
-          report.name = ds.name;
-          report.notes = ds.notes ?? null;
-          report.splits = SPLITS.map((s) => summariseSplit(ds.splits[s], tokensKnown(ds, opts)));
-        }
+        show(await pickReader(target).read(target, readOptions));
       }
     }
   } catch (err) {
@@ -154,23 +166,6 @@ const NO_TOKENS: Tokenize = () => ({
   mask: new Int32Array(50),
   types: new Int32Array(50),
 });
-
-function readPickleDataset(
-  target: string,
-  opts: InspectOptions,
-  problems: ProblemLog,
-  report: InspectReport,
-): MsaDataset | null {
-  const file = openPickleFile(target);
-  try {
-    const format = detectPickleFormat(file);
-    report.format = format;
-    const ctx = readContext(target, { tokenize: opts.tokenize ?? NO_TOKENS, problems });
-    return format === 'mmsa-pickle' ? mmsaFromPickle(file, ctx) : mmimFromPickle(file, ctx, opts);
-  } finally {
-    file.close();
-  }
-}
 
 /** Token counts are real when the file had token ids or a tokenizer was given. */
 function tokensKnown(ds: MsaDataset, opts: InspectOptions): boolean {

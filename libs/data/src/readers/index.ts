@@ -1,6 +1,7 @@
 /**
  * Dataset readers. `readDataset` picks the pickle reader from the file's contents; .csd
- * datasets need their files and folds spelled out (`readCsdDataset`).
+ * datasets need their files and folds spelled out (`readCsdDataset`). The table that picks a
+ * reader for a path (pickle file, .csd folder) is registry.ts.
  */
 import { PyDict, strOf, type PickleFile } from '../pickle/index.js';
 import { DataError, type MsaDataset } from '../types.js';
