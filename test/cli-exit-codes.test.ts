@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 
 const MMIM = path.resolve('apps/cli/bin/mmim.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-cli-truth-'));

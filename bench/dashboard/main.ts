@@ -12,15 +12,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  ExperimentStore,
-  fixtureEpoch,
-  fixtureSweep,
-  fixtureTrial,
-  type Curve,
-  type TrialState,
-} from '@mmim/experiments';
-import { startRedisServer } from '@mmim/param-server';
+import { ExperimentStore, type Curve, type TrialState } from '@mmim/experiments';
+import { fixtureEpoch, fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
+import { startRedisServer } from '@mmim/param-server/testing';
 
 const { values: args } = parseArgs({
   options: {

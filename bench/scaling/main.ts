@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startRedisServer } from '@mmim/param-server';
+import { startRedisServer } from '@mmim/param-server/testing';
 
 const { values: args } = parseArgs({
   options: {

@@ -32,14 +32,8 @@ import {
 } from '@mmim/protocol';
 import type { BackendInfo } from '@mmim/runtime';
 import { workerCapabilities } from '@mmim/worker';
-import {
-  ExperimentStore,
-  fixtureEpoch,
-  fixtureSweep,
-  fixtureTrial,
-  type SweepRecord,
-  type TrialState,
-} from '@mmim/experiments';
+import { ExperimentStore, type SweepRecord, type TrialState } from '@mmim/experiments';
+import { fixtureEpoch, fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
 import {
   markPage,
   openBrowser,

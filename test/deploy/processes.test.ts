@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

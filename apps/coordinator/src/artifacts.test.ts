@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CheckpointStore } from '@mmim/experiments';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import type { Logger } from '@mmim/runtime';
 import type { Redis } from 'ioredis';
 import { openCheckpoints } from './artifacts.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startRedisServer } from '@mmim/param-server';
+import { startRedisServer } from '@mmim/param-server/testing';
 import { DirArtifactStore } from './dir-store.js';
 import { RedisArtifactStore } from './redis-store.js';
 import { openArtifactStore } from './registry.js';

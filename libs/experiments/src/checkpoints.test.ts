@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import {
   DirArtifactStore,
   RedisArtifactStore,

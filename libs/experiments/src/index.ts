@@ -39,10 +39,4 @@ export {
   type RetentionPolicy,
   type RetentionTrial,
 } from './retention.js';
-/** Record builders for tests (valid defaults, every field overridable). */
-export { fixtureEpoch, fixtureSweep, fixtureTrial } from './testing/fixtures.js';
-/**
- * The store in memory, for unit tests of what sits on the store (the same contract suite as
- * ExperimentStore: testing/store-contract.ts).
- */
-export { MemoryExperimentStore } from './testing/memory-store.js';
+// Test helpers (record builders, the store in memory): '@mmim/experiments/testing'.

@@ -41,16 +41,7 @@ export {
   type TrialPlan,
   type WaitOptions,
 } from './store.js';
-export {
-  startRedisServer,
-  type RedisServerHandle,
-  type RedisServerOptions,
-} from './testing/redis-server.js';
-export {
-  startRedisCluster,
-  type RedisClusterHandle,
-  type RedisClusterOptions,
-} from './testing/redis-cluster.js';
+// Test helpers (a real redis-server / Redis Cluster per suite): '@mmim/param-server/testing'.
 export {
   RedisCollectives,
   type AllReduceOptions,

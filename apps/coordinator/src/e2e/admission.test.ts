@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { TrialRecord } from '@mmim/experiments';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { createLogger } from '@mmim/runtime';
 import { ControlPlane, type ControlPlaneOptions } from '../control-plane.js';
 import { scriptedWorker, type ScriptedWorker } from '../testing/grpc-worker.js';

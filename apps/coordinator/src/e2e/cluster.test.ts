@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth, loadProtocol, type RegisterResponse__Output } from '@mmim/protocol';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import {
   startCoordinator,
   startWorker,

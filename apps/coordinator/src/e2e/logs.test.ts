@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { COORDINATOR_MAIN } from '../testing/processes.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-logs-'));

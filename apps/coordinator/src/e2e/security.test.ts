@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { JOIN_TOKEN_METADATA_KEY, loadProtocol, type WorkerRegistryClient } from '@mmim/protocol';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import type { Logger } from '@mmim/runtime';
 import { ControlPlane } from '../control-plane.js';
 

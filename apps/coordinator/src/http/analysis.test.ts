@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fixtureSweep, fixtureTrial, type TrialRecord } from '@mmim/experiments';
+import { type TrialRecord } from '@mmim/experiments';
+import { fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
 import { bestHistory, importance, parallelRows, ranks, spearman } from './analysis.js';
 
 describe('sweep analysis', () => {

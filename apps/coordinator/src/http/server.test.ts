@@ -7,9 +7,6 @@ import { after, before, describe, it } from 'node:test';
 import {
   CheckpointStore,
   ExperimentStore,
-  fixtureEpoch,
-  fixtureSweep,
-  fixtureTrial,
   METRIC_KEYS,
   type ChangeEvent,
   type Curve,
@@ -18,7 +15,8 @@ import {
   type WorkerAdapter,
   type WorkerSnapshot,
 } from '@mmim/experiments';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { fixtureEpoch, fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { createLogger } from '@mmim/runtime';
 import type { Redis } from 'ioredis';
 import { CoordinatorMetrics, METRIC_NAMES } from './metrics.js';

@@ -4,8 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  fixtureSweep,
-  fixtureTrial,
   TERMINAL_TRIAL_STATES,
   type ExperimentStoreApi,
   type SweepId,
@@ -13,6 +11,7 @@ import {
   type TrialId,
   type TrialRecord,
 } from '@mmim/experiments';
+import { fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
 import {
   nextSweepState,
   type LoneTrialRequest,

@@ -9,14 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DirArtifactStore } from '@mmim/artifacts';
-import {
-  CheckpointStore,
-  ExperimentStore,
-  fixtureSweep,
-  fixtureTrial,
-  type TrialRecord,
-} from '@mmim/experiments';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { CheckpointStore, ExperimentStore, type TrialRecord } from '@mmim/experiments';
+import { fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import type { Logger } from '@mmim/runtime';
 import type { Redis } from 'ioredis';
 import { CheckpointGc } from './checkpoint-gc.js';

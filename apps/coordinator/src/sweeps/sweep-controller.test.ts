@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fixtureSweep } from '@mmim/experiments';
+import { fixtureSweep } from '@mmim/experiments/testing';
 import { createLogger } from '@mmim/runtime';
 import { settle, trialHarness } from '../testing/trial-harness.js';
 import { WorkersPerTrialLimit } from '../trials/admission.js';

@@ -5,7 +5,8 @@
  * one process without timers or sockets, so a test takes milliseconds.
  */
 import { EventEmitter } from 'node:events';
-import { MemoryExperimentStore, type TrialId, type TrialRecord } from '@mmim/experiments';
+import { type TrialId, type TrialRecord } from '@mmim/experiments';
+import { MemoryExperimentStore } from '@mmim/experiments/testing';
 import type { CoordinatorMessage, Heartbeat__Output } from '@mmim/protocol';
 import { createLogger } from '@mmim/runtime';
 import { WorkerPool, type WorkerRecord } from '../pool.js';

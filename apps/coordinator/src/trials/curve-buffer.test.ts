@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryExperimentStore, fixtureTrial } from '@mmim/experiments';
+import { MemoryExperimentStore, fixtureTrial } from '@mmim/experiments/testing';
 import { CurveBuffer } from './curve-buffer.js';
 
 describe('CurveBuffer', () => {

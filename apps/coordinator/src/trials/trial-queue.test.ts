@@ -1,7 +1,7 @@
 /** The BullMQ trial queue on a real redis-server, through the contract every queue passes. */
 import { randomUUID } from 'node:crypto';
 import { after, before, describe } from 'node:test';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { Redis } from 'ioredis';
 import { trialQueueContract } from '../testing/queue-contract.js';
 import { TrialQueue } from './trial-queue.js';

@@ -22,14 +22,13 @@ import {
   type RankGroup,
   type StepReport,
 } from '@mmim/model';
+import { RedisCollectives, type RedisClient } from '@mmim/param-server';
 import {
-  RedisCollectives,
   startRedisCluster,
   startRedisServer,
-  type RedisClient,
   type RedisClusterHandle,
   type RedisServerHandle,
-} from '@mmim/param-server';
+} from '@mmim/param-server/testing';
 import {
   DEMO_CONFIG,
   DEMO_OPTIMIZATION,

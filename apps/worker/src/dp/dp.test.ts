@@ -22,7 +22,7 @@ import {
   startRedisServer,
   type RedisClusterHandle,
   type RedisServerHandle,
-} from '@mmim/param-server';
+} from '@mmim/param-server/testing';
 import { DEMO_CONFIG, DEMO_OPTIMIZATION, DEMO_STAGES, demoBatches } from './dp-train.js';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dp-train.ts');

@@ -11,7 +11,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { MmimModel, TINY_BERT, resolveMmimConfig, type ParamName } from '@mmim/model';
 import { initBackend } from '@mmim/runtime';
-import { RedisCollectives, startRedisServer, type Compression } from '@mmim/param-server';
+import { RedisCollectives, type Compression } from '@mmim/param-server';
+import { startRedisServer } from '@mmim/param-server/testing';
 import { RedisRankGroup } from './redis-rank-group.js';
 
 const { values: args } = parseArgs({

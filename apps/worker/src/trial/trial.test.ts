@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointStore } from '@mmim/experiments';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { type AssignTrial } from '@mmim/protocol';
 import { parseSafetensors } from '@mmim/runtime';
 import type { TrialSpecInput } from '@mmim/trainer';
