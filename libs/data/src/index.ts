@@ -58,8 +58,6 @@ export {
   type ShardedBatch,
 } from './batching.js';
 export {
-  CACHE_VERSION,
-  cacheKey,
   loadOrBuildCached,
   sourceDigest,
   type CachedDataset,
@@ -97,7 +95,6 @@ export {
   CsdFile,
   DEFAULT_TEXT_LENGTH,
   ProblemLog,
-  detectPickleFormat,
   readCsdDataset,
   readDataset,
   readLabelCsv,
@@ -109,7 +106,6 @@ export {
   type LabelRow,
   type MmimReadOptions,
   type MmsaReadOptions,
-  type PickleFormat,
   type ReadOptions,
   type Tokenize,
 } from './readers/index.js';

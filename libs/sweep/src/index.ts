@@ -30,22 +30,16 @@ export {
   type TpeOptions,
   type TrainerSchemaLike,
 } from './sweep-config.js';
-export { TRAINER_CONFIG_KEYS, expandDotted, flattenKeys } from './trainer-keys.js';
+export { TRAINER_CONFIG_KEYS, expandDotted } from './trainer-keys.js';
 export {
   canonicalJson,
   configKey,
-  discreteValues,
-  gridOf,
-  gridPoint,
   gridSize,
-  isDiscrete,
-  parameterNames,
-  sampleFrom,
   type Distribution,
   type DistributionKind,
   type Scalar,
 } from './space.js';
-export { hash32, mulberry32, rngFor, standardNormal, type Rng } from './rng.js';
+export { mulberry32 } from './rng.js';
 export {
   GridSampler,
   RandomSampler,
@@ -55,7 +49,6 @@ export {
   TpeSampler,
   createSampler,
   type SamplerEntry,
-  tpeGamma,
   type FinishedConfig,
   type Sampler,
   type SamplerHistory,
@@ -90,4 +83,4 @@ export {
   type TrialStateLike,
 } from './aggregate.js';
 export { trialTrainerConfig, type TrialTrainerConfig } from './trial-config.js';
-export { MAX_SWEEP_FILE_BYTES, MAX_YAML_NESTING, yamlLimitProblem } from './yaml-guard.js';
+export { MAX_SWEEP_FILE_BYTES } from './yaml-guard.js';
