@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server';
+import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import type { Redis } from 'ioredis';
 import { CheckpointStore } from './checkpoints.js';
 import { ExperimentStore } from './store.js';
