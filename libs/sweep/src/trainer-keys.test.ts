@@ -9,9 +9,11 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TRAINER_CONFIG_KEYS, expandDotted, flattenKeys } from './trainer-keys.js';
 
+// flattenKeys is internal to this lib (not in its index): the child takes it from its file.
 const CHILD = `
 import { trainerConfigSchema, buildTrainerConfig } from '@mmim/trainer';
-import { parseSweepSpec, flattenKeys, trialTrainerConfig } from '@mmim/sweep';
+import { parseSweepSpec, trialTrainerConfig } from '@mmim/sweep';
+import { flattenKeys } from ${JSON.stringify(new URL('./trainer-keys.ts', import.meta.url).href)};
 const out = { keys: flattenKeys(trainerConfigSchema.parse({})) };
 const sweep = {
   name: 's', data: 'x', method: 'random', metric: { name: 'valid.mae', goal: 'minimize' }, run_cap: 2,
