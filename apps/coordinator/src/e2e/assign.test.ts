@@ -19,7 +19,10 @@ import { startWorker, stop, type Child, type LogLine } from '../testing/processe
 
 const TOKEN = 'assign-token-0123456789abcdef';
 
-describe('gang assignment to worker processes', { timeout: 60_000 }, () => {
+// Three worker processes, then three trial threads that each load TF.js before they refuse the
+// spec: 48 s for the first test at load average 10 on 2 cores (it timed out at 60 s in a
+// CI-style run at load 5-6 with other work).
+describe('gang assignment to worker processes', { timeout: 180_000 }, () => {
   let coordinator: Coordinator;
   const workers: Child[] = [];
 
