@@ -2,9 +2,11 @@
  * bench/cli: how long `mmim` takes to answer, and how much memory it takes, for the commands a
  * user types most: `mmim --help`, `mmim sweep ls` and `mmim sweep status ID` against a running
  * coordinator (a local cluster with no workers, started here, with one sweep in it). Side by
- * side: this checkout's CLI and a baseline checkout of another commit (a git worktree sharing
- * this node_modules; default: the commit before the lazy-loading CLI), and `node -e 0` as the
- * floor. Prints the median and max wall time and the max RSS (GNU time) per command.
+ * side: this checkout's compiled CLI (apps/cli/dist, built here first: apps/cli/scripts/build.mjs,
+ * what `npm ci` runs), the same CLI from its TypeScript sources (MMIM_CLI_FROM_SOURCE=1), a
+ * baseline checkout of another commit (a git worktree sharing this node_modules; default: the
+ * commit before the lazy-loading CLI), and `node -e 0` as the floor. Prints the median and max
+ * wall time and the max RSS (GNU time) per command.
  *
  *   npm run bench:cli -- [--runs 5] [--baseline REF]
  */
@@ -55,6 +57,11 @@ function summary(xs: { s: number; kib: number }[]): string {
 }
 
 console.log(`bench/cli | ${new Date().toISOString()} | load average ${load()} | ${runs} runs each`);
+const built = spawnSync(process.execPath, [path.join(root, 'apps/cli/scripts/build.mjs')], {
+  encoding: 'utf8',
+});
+if (built.status !== 0 || /not compiled/.test(built.stderr))
+  throw new Error(`apps/cli/scripts/build.mjs failed: ${built.stderr}`);
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-bench-cli-'));
 const cluster = await LocalCluster.start({ workers: 0, runDir, httpPort: 0 });
 const base = baselineCheckout(args.baseline ?? 'HEAD');
@@ -76,17 +83,21 @@ try {
   console.log(`${'node -e 0 (the floor)'.padEnd(28)} ${summary(floor)}`);
   for (const [label, argv] of commands) {
     // Interleaved, so both see the same load.
-    const now: { s: number; kib: number }[] = [];
+    const compiled: { s: number; kib: number }[] = [];
+    const source: { s: number; kib: number }[] = [];
     const before: { s: number; kib: number }[] = [];
+    const bin = path.join(root, 'apps/cli/bin/mmim.js');
     for (let i = 0; i < runs; i++) {
-      now.push(measure([process.execPath, path.join(root, 'apps/cli/bin/mmim.js'), ...argv], env));
+      compiled.push(measure([process.execPath, bin, ...argv], env));
+      source.push(measure([process.execPath, bin, ...argv], { ...env, MMIM_CLI_FROM_SOURCE: '1' }));
       before.push(
         measure([process.execPath, path.join(base, 'apps/cli/bin/mmim.js'), ...argv], env),
       );
     }
-    console.log(
-      `${`mmim ${label}`.padEnd(28)} now: ${summary(now)} | ${args.baseline}: ${summary(before)}`,
-    );
+    console.log(`mmim ${label}`);
+    console.log(`  compiled:     ${summary(compiled)}`);
+    console.log(`  from sources: ${summary(source)}`);
+    console.log(`  ${`${args.baseline}:`.padEnd(13)} ${summary(before)}`);
   }
 } finally {
   await cluster.stop();

@@ -5,8 +5,7 @@
  * an API call's admin token).
  */
 import { CommanderError } from 'commander';
-import { ApiError } from './cluster/api-client.js';
-import { UsageError } from './usage.js';
+import type { ApiError } from './cluster/api-client.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -15,18 +14,25 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 const USAGE_STATUSES = new Set([400, 413]);
 const REFUSED_STATUSES = new Set([401, 403]);
 
+/**
+ * Errors are told apart by name, not class: the compiled CLI holds its own copy of usage.ts and
+ * api-client.ts, and the commands it loads from their sources throw the sources' classes.
+ */
+const named = (err: unknown, name: string): err is Error =>
+  err instanceof Error && err.name === name;
+
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   // A bad trainer config, by name: importing @mmim/trainer here would load TF.js for `--help`.
-  if (err instanceof UsageError || (err instanceof Error && err.name === 'TrainerConfigError'))
-    return EXIT.usage;
-  if (err instanceof ApiError) {
-    if (USAGE_STATUSES.has(err.status)) return EXIT.usage;
-    if (REFUSED_STATUSES.has(err.status)) return EXIT.refused;
+  if (named(err, 'UsageError') || named(err, 'TrainerConfigError')) return EXIT.usage;
+  if (named(err, 'ApiError')) {
+    const { status } = err as ApiError;
+    if (USAGE_STATUSES.has(status)) return EXIT.usage;
+    if (REFUSED_STATUSES.has(status)) return EXIT.refused;
     return EXIT.failed;
   }
   // The worker's errors, by name: importing @mmim/worker here would load it for every command.
-  if (err instanceof Error && err.name === 'WorkerUsageError') return EXIT.usage;
-  if (err instanceof Error && err.name === 'FatalJoinError') return EXIT.refused;
+  if (named(err, 'WorkerUsageError')) return EXIT.usage;
+  if (named(err, 'FatalJoinError')) return EXIT.refused;
   return EXIT.failed;
 }

@@ -13,13 +13,18 @@ import type { ApiFlags } from './commands/sweep.js';
 import { BACKEND_FLAG_CHOICES, UsageError, parseSeeds } from './usage.js';
 import { registerTrialCommands } from './commands/trial.js';
 import { exitCodeOf } from './exit-codes.js';
+import { typescriptModule } from './ts-loader.js';
 
-const train_ = () => import('./commands/train.js');
-const trainData = () => import('./commands/train-data.js');
-const cluster = () => import('./commands/cluster.js');
+// The commands that train or start processes stay TypeScript in the compiled CLI (see
+// ts-loader.ts and scripts/build.mjs); the API commands (sweep, trial) are compiled in.
+const train_ = typescriptModule(() => import('./commands/train.js'));
+const trainData = typescriptModule(() => import('./commands/train-data.js'));
+const cluster = typescriptModule(() => import('./commands/cluster.js'));
 const sweeps = () => import('./commands/sweep.js');
-const roles = () => import('./commands/roles.js');
-const dataCommands = () => import('./commands/data.js');
+const roles = typescriptModule(() => import('./commands/roles.js'));
+const dataCommands = typescriptModule(() => import('./commands/data.js'));
+const evalCommand = typescriptModule(() => import('./commands/eval.js'));
+const exportCommand = typescriptModule(() => import('./commands/export.js'));
 
 type BackendFlag = (typeof BACKEND_FLAG_CHOICES)[number];
 
@@ -422,7 +427,7 @@ program
   .option('--json', 'machine-readable output')
   .addOption(backendOption())
   .action(async (...args: Parameters<typeof import('./commands/eval.js').runEval>) =>
-    (await import('./commands/eval.js')).runEval(...args),
+    (await evalCommand()).runEval(...args),
   );
 
 program
@@ -431,7 +436,7 @@ program
   .requiredOption('--checkpoint <file>', 'a training checkpoint or weights file')
   .requiredOption('--out <file>', 'output .safetensors')
   .action(async (...args: Parameters<typeof import('./commands/export.js').runExport>) =>
-    (await import('./commands/export.js')).runExport(...args),
+    (await exportCommand()).runExport(...args),
   );
 
 const data = program
