@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
 import { COORDINATOR_MAIN } from '../testing/processes.js';
+import { SHUTDOWN_GRACE_MS } from '../run.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmim-logs-'));
 const tokenFile = path.join(dir, 'token');
@@ -121,5 +122,25 @@ describe('coordinator logs when Redis goes away', { timeout: 120_000 }, () => {
         assert.equal(err.code, 'ECONNREFUSED');
       }
     }
+  });
+
+  it('exits on SIGTERM with its Redis gone, within the shutdown grace, saying why', async () => {
+    // Before: the close waited on Redis forever and only SIGKILL ended the process.
+    const sent = Date.now();
+    const exited = new Promise<number | null>((r) => coordinator.once('exit', (code) => r(code)));
+    coordinator.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<'running'>((r) => setTimeout(() => r('running'), SHUTDOWN_GRACE_MS + 15_000)),
+    ]);
+    assert.notEqual(code, 'running', 'still running long after SIGTERM');
+    assert.equal(code, 1);
+    assert.ok(Date.now() - sent >= SHUTDOWN_GRACE_MS - 1000, 'it waited for the close first');
+    const records = [...jsonLines(out.stdout, 'stdout'), ...jsonLines(out.stderr, 'stderr')];
+    assert.ok(records.some((r) => r['msg'] === 'shutting down' && r['signal'] === 'SIGTERM'));
+    assert.ok(
+      records.some((r) => String(r['msg']).startsWith('shutdown did not finish in time')),
+      'the reason is logged',
+    );
   });
 });
