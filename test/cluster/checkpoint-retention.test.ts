@@ -176,5 +176,36 @@ for (const backend of backends)
         'served from the store',
       );
       assert.equal(await cluster.api.checkpoint(bestId, 'last'), null);
+
+      // Deleting the ended sweep takes its kept checkpoints and every key of it and its trials.
+      const token = ['--url', cluster.httpUrl, '--admin-token-file', cluster.adminTokenFile];
+      const unsure = mmim('sweep', 'delete', sweep.id, ...token);
+      assert.equal(unsure.code, 2, unsure.stderr);
+      assert.match(unsure.stderr, /add --yes/);
+      assert.equal((await files()).length, kept.length, 'nothing deleted without --yes');
+      const gone = mmim('sweep', 'delete', sweep.id, '--yes', '--json', ...token);
+      assert.equal(gone.code, 0, gone.stderr);
+      const deleted = JSON.parse(gone.stdout) as { trials: number; checkpoints: number };
+      assert.equal(
+        deleted.trials,
+        Object.values(ended.counts).reduce((a, b) => a + b, 0),
+      );
+      assert.equal(deleted.checkpoints, kept.length);
+      assert.deepEqual(await files(), [], 'no checkpoint of the sweep left in the store');
+      const after = new Redis(cluster.redisUrl);
+      try {
+        const left = (await after.keys('mmim:{*')).filter(
+          (k) => k.startsWith(`mmim:{sweep:${sweep.id}}`) || k.startsWith('mmim:{trial:'),
+        );
+        assert.deepEqual(left, [], 'no key of the sweep or its trials left in Redis');
+      } finally {
+        after.disconnect();
+      }
+      const ls = mmim('sweep', 'ls', '--json', '--url', cluster.httpUrl);
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.ok(!ls.stdout.includes(sweep.id), 'not listed');
+      const again = mmim('sweep', 'delete', sweep.id, '--yes', ...token);
+      assert.equal(again.code, 1, again.stderr);
+      assert.match(again.stderr, /404/);
     });
   });

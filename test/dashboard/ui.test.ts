@@ -403,6 +403,30 @@ describe('dashboard in chromium against the real coordinator', { timeout: 180_00
     await button.waitFor({ state: 'hidden' });
   });
 
+  it('deletes an ended sweep from its page (the button disabled while it runs)', async () => {
+    const { page } = b;
+    const { sweep: doomed } = await cluster.api.createSweep(SWEEP_YAML);
+    await page.goto(`${base}/#/sweeps/${doomed.id}`);
+    await page.locator('[data-testid="trial-row"]').nth(1).waitFor(); // the page has loaded
+    assert.equal(await page.locator('[data-testid="sweep-cancel"]').isDisabled(), false);
+    assert.equal(await page.locator('[data-testid="sweep-delete"]').isDisabled(), true);
+    await cluster.api.action(doomed.id, 'cancel');
+    const button = page.locator('[data-testid="sweep-delete"]:not([disabled])');
+    await button.waitFor(); // the page refetched the cancelled state
+    page.once('dialog', (d) => void d.accept());
+    await button.click();
+    // The token from the pause test is kept for the tab.
+    const status = page.locator('[data-testid="action-status"]');
+    await status.filter({ hasText: 'Sweep deleted: 2 trials' }).waitFor();
+    await assert.rejects(cluster.api.sweep(doomed.id), /404/);
+    await page
+      .locator('[data-testid="action-status"] a', { hasText: 'Back to the sweeps' })
+      .click();
+    await page.waitForURL(/#\/sweeps$/);
+    await page.locator(`[data-sweep-id="${sweep.id}"]`).waitFor();
+    assert.equal(await page.locator(`[data-sweep-id="${doomed.id}"]`).count(), 0);
+  });
+
   it('grows a trial curve on live points without reloading, and catches up after a drop', async () => {
     const { page } = b;
     const curveRequests: string[] = [];

@@ -394,6 +394,15 @@ for (const action of ['pause', 'resume', 'cancel'] as const) {
 }
 apiOptions(
   sweep
+    .command('delete')
+    .description('delete an ended sweep, its trials and their checkpoints (admin token)')
+    .argument('<id>')
+    .option('--yes', 'really delete (nothing is kept)'),
+).action(async (id: string, o: ApiFlags & { yes?: boolean }) =>
+  (await sweeps()).sweepDelete(id, o),
+);
+apiOptions(
+  sweep
     .command('best')
     .description('the best config: per-seed metrics, mean ± std, checkpoints')
     .argument('<id>')

@@ -155,6 +155,8 @@ export class ControlPlane {
           createSweep: (yaml) => plane().sweeps.create(yaml, 'request body'),
           createTrial: (input) => plane().createLoneTrial(input),
           cancelTrial: (id) => plane().cancelLoneTrial(id),
+          deleteSweep: (id) =>
+            plane().sweeps.delete(id, (trials) => gc.deleteTrials(trials.map((t) => t.id))),
         },
         adminToken,
         readTokenRequired: o.readTokenRequired,

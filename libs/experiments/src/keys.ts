@@ -63,11 +63,13 @@ export class StoreKeys {
     return `${this.trialTag(id)}:curve:${name}`;
   }
 
-  private sweepTag(id: SweepId): string {
+  /** `PREFIX{sweep:ID}`: the hash tag every key of one sweep starts with. */
+  sweepTag(id: SweepId): string {
     checkRecordId('sweep', id);
     return `${this.prefix}{sweep:${id}}`;
   }
-  private trialTag(id: TrialId): string {
+  /** `PREFIX{trial:ID}`: the hash tag every key of one trial starts with. */
+  trialTag(id: TrialId): string {
     checkRecordId('trial', id);
     return `${this.prefix}{trial:${id}}`;
   }

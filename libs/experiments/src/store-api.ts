@@ -67,6 +67,14 @@ export interface ExperimentStoreApi {
   /** Updates chosen fields (read-modify-write under WATCH; retries on conflict). */
   updateSweep(id: SweepId, patch: Partial<Omit<SweepRecord, 'id'>>): Promise<SweepRecord>;
   sweepCounts(id: SweepId): Promise<TrialCounts>;
+  /**
+   * Removes a sweep and its trials from the record: their records, epochs, events and curves,
+   * and every other key under their hash tags (checkpoint pointers and fences, live-state
+   * fences), so delete the checkpoints' bytes first (CheckpointStore.delete). Returns the ids
+   * of the trials removed; an unknown sweep removes nothing. The caller decides whether the
+   * sweep may go (the coordinator: only once it and all its trials have ended).
+   */
+  deleteSweep(id: SweepId): Promise<TrialId[]>;
 
   // Trials
   putTrial(trial: TrialRecord): Promise<void>;

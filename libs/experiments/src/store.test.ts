@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startRedisServer, type RedisServerHandle } from '@mmim/param-server/testing';
-import type { Redis } from 'ioredis';
+import {
+  startRedisCluster,
+  startRedisServer,
+  type RedisClusterHandle,
+  type RedisServerHandle,
+} from '@mmim/param-server/testing';
+import type { Cluster, Redis } from 'ioredis';
 import { CheckpointStore } from './checkpoints.js';
 import { ExperimentStore } from './store.js';
 import { fixtureEpoch, fixtureSweep, fixtureTrial } from './testing/fixtures.js';
@@ -125,4 +130,56 @@ describe('ExperimentStore on a real redis-server', () => {
       'the only untagged keys are the two indexes',
     );
   });
+});
+
+/** Every key under `prefix`, from every master of a Cluster. */
+async function allKeys(redis: Redis | Cluster, prefix: string): Promise<string[]> {
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  const keys = await Promise.all(nodes.map((n) => n.keys(`${prefix}*`)));
+  return keys.flat().sort();
+}
+
+describe('ExperimentStore.deleteSweep on one Redis and on a Redis Cluster', () => {
+  let server: RedisServerHandle;
+  let cluster: RedisClusterHandle;
+  const clients: (Redis | Cluster)[] = [];
+  before(async () => {
+    [server, cluster] = await Promise.all([startRedisServer(), startRedisCluster({ masters: 3 })]);
+    clients.push(server.client(), cluster.client());
+  });
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all([server.stop(), cluster.stop()]);
+  });
+
+  for (const [i, name] of ['one Redis', 'a 3-master Cluster'].entries()) {
+    it(`leaves no key of the sweep or its trials, checkpoint pointers included (${name})`, async () => {
+      const redis = clients[i] as Redis | Cluster;
+      const prefix = `d${randomUUID().slice(0, 8)}:`;
+      const store = new ExperimentStore(redis, prefix);
+      const checkpoints = new CheckpointStore(redis, prefix);
+      const metric = { name: 'valid.mae', goal: 'minimize' as const };
+      for (const sweep of ['gone', 'kept']) {
+        await store.putSweep(fixtureSweep({ id: sweep }));
+        await store.addSweepEvent(sweep, { at: 1, type: 'paused', message: '' });
+        // Enough trials to spread over the Cluster's three masters.
+        for (let n = 0; n < 6; n++) {
+          const trial = `${sweep}-${n}`;
+          await store.putTrial(fixtureTrial({ id: trial, sweepId: sweep, number: n }));
+          await store.addEpoch(trial, fixtureEpoch(1, 0.5), metric);
+          await store.appendPoints(trial, [{ name: 'train/loss', step: 1, value: 1, at: 1 }]);
+          await checkpoints.put(trial, 'best', new Uint8Array([1, 2, 3]), 1);
+        }
+      }
+      const before = await allKeys(redis, prefix);
+      const kept = before.filter((k) => !k.includes('{sweep:gone}') && !k.includes('{trial:gone-'));
+      assert.ok(before.length - kept.length >= 6 * 6, `${before.length} keys, ${kept.length} kept`);
+      assert.equal((await store.deleteSweep('gone')).length, 6);
+      assert.deepEqual(await allKeys(redis, prefix), kept);
+      assert.equal((await store.listTrials(null)).total, 6);
+      assert.equal((await checkpoints.get('kept-3', 'best'))?.data.length, 3);
+      assert.equal(await checkpoints.info('gone-3', 'best'), null);
+      await checkpoints.close();
+    });
+  }
 });

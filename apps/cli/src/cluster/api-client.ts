@@ -165,10 +165,23 @@ export class ApiClient {
     return this.#call('POST', `/api/sweeps/${encodeURIComponent(id)}/${action}`);
   }
 
+  /** Deletes an ended sweep, its trials and their checkpoints (admin token). */
+  deleteSweep(id: string): Promise<{ deleted: SweepDeletion }> {
+    return this.#call('DELETE', `/api/sweeps/${encodeURIComponent(id)}`);
+  }
+
   /** The sweep's checkpoint GC: the plan (dryRun, a read) or a pass now (admin token). */
   gc(id: string, dryRun: boolean): Promise<{ gc: GcReport }> {
     return this.#call(dryRun ? 'GET' : 'POST', `/api/sweeps/${encodeURIComponent(id)}/gc`);
   }
+}
+
+/** DELETE /api/sweeps/:id's answer (the coordinator's SweepDeletion). */
+export interface SweepDeletion {
+  sweepId: string;
+  trials: number;
+  checkpoints: number;
+  freedBytes: number;
 }
 
 export interface ApiTarget {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { SweepRecord, TrialCounts, TrialRecord } from '@mmim/experiments';
 import { formatMetric, metricInfo } from '@mmim/experiments';
 import { ApiClient, resolveApiTarget } from '../cluster/api-client.js';
+import { UsageError } from '../usage.js';
 
 export { sweepGc } from './sweep-gc.js';
 
@@ -154,6 +155,23 @@ export async function sweepAction(
   const { sweep } = await client(flags).action(id, action);
   if (flags.json) out(JSON.stringify(sweep));
   else out(`sweep ${sweep.id}: ${sweep.state}`);
+}
+
+/** `mmim sweep delete ID --yes`: an ended sweep, its trials and their checkpoints. */
+export async function sweepDelete(id: string, flags: ApiFlags & { yes?: boolean }): Promise<void> {
+  if (!flags.yes) {
+    throw new UsageError(
+      `mmim sweep delete removes sweep ${id}'s record, its trials' and every checkpoint they ` +
+        `kept, for good: add --yes to go ahead`,
+    );
+  }
+  const { deleted } = await client(flags).deleteSweep(id);
+  if (flags.json) out(JSON.stringify(deleted));
+  else
+    out(
+      `sweep ${deleted.sweepId} deleted: ${deleted.trials} trial(s), ${deleted.checkpoints} ` +
+        `checkpoint file(s), ${(deleted.freedBytes / 2 ** 20).toFixed(1)} MiB freed`,
+    );
 }
 
 export interface BestReport {

@@ -4,7 +4,13 @@
  * return the sweep record after the change; every method throws SweepActionError ('not-found'
  * -> 404, 'conflict' -> 409, 'invalid' -> 400) with a message naming the id and the problem.
  */
-import type { SweepId, SweepRecord, TrialId, TrialRecord } from '@mmim/experiments';
+import {
+  TERMINAL_TRIAL_STATES,
+  type SweepId,
+  type SweepRecord,
+  type TrialId,
+  type TrialRecord,
+} from '@mmim/experiments';
 
 /** The body of POST /api/trials: one trial outside any sweep (`mmim train --workers K`). */
 export interface LoneTrialRequest {
@@ -33,6 +39,41 @@ export interface SweepControl {
    * trials: 'conflict'); returns its record after the change.
    */
   cancelTrial(id: TrialId): Promise<TrialRecord>;
+  /**
+   * Deletes an ended sweep: its trials' checkpoints from the artifact store, then its record
+   * and its trials' (unknown: 'not-found'; running, paused, or a trial not ended yet:
+   * 'conflict', see sweepDeletionRefusal).
+   */
+  deleteSweep(id: SweepId): Promise<SweepDeletion>;
+}
+
+/** What deleting a sweep removed. */
+export interface SweepDeletion {
+  sweepId: SweepId;
+  trials: number;
+  /** Checkpoints (last/best) and unnamed leftovers of crashed writes, and their bytes. */
+  checkpoints: number;
+  freedBytes: number;
+}
+
+/**
+ * Why a sweep may not be deleted now, or null. Only a sweep that has ended (finished or
+ * cancelled) and whose trials have all ended: a cancelled sweep's running trials are still
+ * stopping on their workers, and deleting their records under them would lose their ends.
+ */
+export function sweepDeletionRefusal(sweep: SweepRecord, trials: TrialRecord[]): string | null {
+  if (sweep.state === 'running' || sweep.state === 'paused') {
+    return `sweep ${sweep.id} is ${sweep.state}: cancel it first (mmim sweep cancel ${sweep.id})`;
+  }
+  const live = trials.filter((t) => !TERMINAL_TRIAL_STATES.includes(t.state));
+  const first = live[0];
+  if (first !== undefined) {
+    return (
+      `sweep ${sweep.id} has ${live.length} trial(s) that have not ended yet ` +
+      `(${first.id} is ${first.state}): try again once they have`
+    );
+  }
+  return null;
 }
 
 export type SweepAction = 'pause' | 'resume' | 'cancel';

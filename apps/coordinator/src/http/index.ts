@@ -21,9 +21,11 @@ export {
 export {
   nextSweepState,
   SWEEP_ACTIONS,
+  sweepDeletionRefusal,
   type LoneTrialRequest,
   type SweepAction,
   type SweepControl,
+  type SweepDeletion,
 } from './control.js';
 export { HttpError, SweepActionError, type SweepActionErrorCode } from './errors.js';
 export { CoordinatorMetrics, METRIC_NAMES, type WorkerState } from './metrics.js';

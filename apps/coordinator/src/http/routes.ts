@@ -133,6 +133,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   }
 
+  app.delete('/api/sweeps/:id', { config: { admin: true } }, async (req) => {
+    const id = idParam(req.params);
+    if (!isValidRecordId(id)) throw new HttpError(404, `unknown sweep ${JSON.stringify(id)}`);
+    const deleted = await control.deleteSweep(id);
+    deps.log.info({ ...deleted }, 'sweep deleted from the API');
+    return { deleted };
+  });
+
   app.post('/api/sweeps', { config: { admin: true } }, async (req, reply) => {
     const { yaml, source } = sweepBody(req.body);
     const sweep = await control.createSweep(yaml).catch((err: unknown) => {

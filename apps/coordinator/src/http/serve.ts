@@ -19,7 +19,7 @@ import {
 } from '@mmim/experiments';
 import { createLogger } from '@mmim/runtime';
 import { Redis } from 'ioredis';
-import type { SweepControl } from './control.js';
+import type { SweepControl, SweepDeletion } from './control.js';
 import { SweepActionError } from './errors.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { createHttpServer } from './server.js';
@@ -40,6 +40,7 @@ const READ_ONLY_CONTROL: SweepControl = {
   createSweep: (): Promise<SweepRecord> => readOnly(''),
   createTrial: (): Promise<TrialRecord> => readOnly(''),
   cancelTrial: (id): Promise<TrialRecord> => readOnly(id),
+  deleteSweep: (id): Promise<SweepDeletion> => readOnly(id),
 };
 
 async function main(): Promise<void> {

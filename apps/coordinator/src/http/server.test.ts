@@ -579,6 +579,39 @@ describe('dashboard HTTP API over loopback with a real redis-server', () => {
     assert.match(errorOf(unknown), /unknown trial "nope"/);
   });
 
+  it('deletes an ended sweep and its trials with DELETE and the token only; 409 while it or a trial runs', async () => {
+    await store.putSweep(fixtureSweep({ id: 'del', createdAt: 0 }));
+    await store.putTrial(fixtureTrial({ id: 'del-t0', sweepId: 'del', state: 'completed' }));
+    await store.putTrial(fixtureTrial({ id: 'del-t1', sweepId: 'del', state: 'running' }));
+    const del = (id = 'del'): Promise<Answer> =>
+      request(base, 'DELETE', `/api/sweeps/${id}`, { token: ADMIN });
+    assert.equal((await request(base, 'DELETE', '/api/sweeps/del')).status, 401);
+    const running = await del();
+    assert.equal(running.status, 409);
+    assert.match(
+      errorOf(running),
+      /sweep del is running: cancel it first \(mmim sweep cancel del\)/,
+    );
+    await store.updateSweep('del', { state: 'cancelled' });
+    const stopping = await del();
+    assert.equal(stopping.status, 409);
+    assert.match(errorOf(stopping), /1 trial\(s\) that have not ended yet \(del-t1 is running\)/);
+    await store.updateTrial('del-t1', { state: 'cancelled' });
+    const done = await del();
+    assert.equal(done.status, 200, done.text);
+    assert.deepEqual((done.json as { deleted: unknown }).deleted, {
+      sweepId: 'del',
+      trials: 2,
+      checkpoints: 0,
+      freedBytes: 0,
+    });
+    assert.equal((await request(base, 'GET', '/api/sweeps/del', { token: ADMIN })).status, 404);
+    assert.equal(await store.getTrial('del-t0'), null);
+    const again = await del();
+    assert.equal(again.status, 404);
+    assert.match(errorOf(again), /"del"/);
+  });
+
   it('refuses a lone trial the worker would refuse, naming each field (400, nothing queued)', async () => {
     // Each body was queued (201) before, then failed on every attempt on the workers.
     const good = { data: { kind: 'synthetic', dataset: 'mosi' }, trainer: {}, seed: 1, workers: 1 };

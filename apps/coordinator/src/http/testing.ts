@@ -14,9 +14,11 @@ import {
 import { fixtureSweep, fixtureTrial } from '@mmim/experiments/testing';
 import {
   nextSweepState,
+  sweepDeletionRefusal,
   type LoneTrialRequest,
   type SweepAction,
   type SweepControl,
+  type SweepDeletion,
 } from './control.js';
 import { SweepActionError } from './errors.js';
 
@@ -64,6 +66,18 @@ export class StoreSweepControl implements SweepControl {
       throw new SweepActionError('conflict', '', `trial ${id} cannot be cancelled`);
     }
     return this.store.updateTrial(id, { state: 'cancelled', endedAt: Date.now() });
+  }
+
+  /** The real rule (sweepDeletionRefusal); no checkpoints here, only the records. */
+  async deleteSweep(id: SweepId): Promise<SweepDeletion> {
+    const sweep = await this.store.getSweep(id);
+    if (sweep === null) {
+      throw new SweepActionError('not-found', id, `unknown sweep ${JSON.stringify(id)}`);
+    }
+    const refusal = sweepDeletionRefusal(sweep, (await this.store.listTrials(id)).trials);
+    if (refusal !== null) throw new SweepActionError('conflict', id, refusal);
+    const trials = await this.store.deleteSweep(id);
+    return { sweepId: id, trials: trials.length, checkpoints: 0, freedBytes: 0 };
   }
 
   private async apply(id: SweepId, action: SweepAction): Promise<SweepRecord> {

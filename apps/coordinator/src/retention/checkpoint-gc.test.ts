@@ -141,6 +141,21 @@ describe('CheckpointGc', () => {
     assert.equal(await checkpoints.info('good-s1', 'last'), null, 'the final pass removed it');
   });
 
+  it("deletes every checkpoint of given trials, kept ones and crashed writes' leftovers too", async () => {
+    // What is left after the tests above: the two kept `best` files.
+    assert.deepEqual(files(), ['good-s1/best/v1.safetensors', 'good-s2/best/v1.safetensors']);
+    const artifacts = await checkpoints.target();
+    await artifacts.put('trials/good-s2/last/v7.safetensors', new Uint8Array(70)); // no pointer
+    const gc = new CheckpointGc({ store, checkpoints, log });
+    const freed = await gc.deleteTrials(['good-s1', 'good-s2', 'meh']);
+    assert.deepEqual(freed, { checkpoints: 3, freedBytes: 2000 + 2000 + 70 });
+    assert.deepEqual(files(), []);
+    assert.equal(await checkpoints.info('good-s1', 'best'), null);
+    assert.deepEqual(await gc.deleteTrials(['good-s1']), { checkpoints: 0, freedBytes: 0 });
+    // The passes still run after it (it queued with them and let the queue go).
+    assert.equal((await gc.collectAll()).sweeps, 1);
+  });
+
   it('refuses an unknown sweep by name', async () => {
     const gc = new CheckpointGc({ store, checkpoints, log });
     await assert.rejects(gc.collect('nope'), /no sweep with id nope/);

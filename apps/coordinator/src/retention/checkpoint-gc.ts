@@ -17,6 +17,7 @@ import {
   type RetentionDecision,
   type RetentionTrial,
   type SweepId,
+  type TrialId,
   type TrialRecord,
 } from '@mmim/experiments';
 import type { Logger } from '@mmim/runtime';
@@ -148,6 +149,43 @@ export class CheckpointGc {
       );
     }
     return report;
+  }
+
+  /**
+   * Deletes every checkpoint of these trials (both kinds, whatever the policy) and whatever
+   * else their prefixes hold in the artifact store (crashed writes), after the pass in flight.
+   * For a sweep being deleted. Returns how many artifacts went and their bytes.
+   */
+  deleteTrials(trialIds: readonly TrialId[]): Promise<{ checkpoints: number; freedBytes: number }> {
+    const job = async (): Promise<{ checkpoints: number; freedBytes: number }> => {
+      const { checkpoints } = this.#o;
+      const target = await checkpoints.target();
+      let count = 0;
+      let freedBytes = 0;
+      for (const id of trialIds) {
+        for (const kind of CHECKPOINT_KINDS)
+          if ((await checkpoints.info(id, kind)) !== null) count += 1;
+        freedBytes += await checkpoints.delete(id);
+        for (const a of await target.list(trialArtifactPrefix(id))) {
+          if (await target.delete(a.key)) {
+            count += 1;
+            freedBytes += a.bytes;
+          }
+        }
+      }
+      return { checkpoints: count, freedBytes };
+    };
+    // In the passes' queue (never beside one), but its error goes to the caller.
+    const result = (this.#running ?? Promise.resolve()).then(job);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#running = settled;
+    void settled.finally(() => {
+      if (this.#running === settled) this.#running = null;
+    });
+    return result;
   }
 
   /** One pass over every sweep, then the store's leftovers of crashed writes. */

@@ -76,6 +76,38 @@ describe('SweepController', () => {
     assert.equal(await h.queue.depth(), 0);
   });
 
+  it('deletes only an ended sweep: its checkpoints first, then its records', async () => {
+    const { h, sweeps } = await withSweep();
+    const a = h.join('a');
+    await settle();
+    const removed: string[][] = [];
+    const removeCheckpoints = async (trials: readonly { id: string }[]) => {
+      removed.push(trials.map((t) => t.id));
+      return { checkpoints: 2 * trials.length, freedBytes: 1000 };
+    };
+    await assert.rejects(
+      within(1000, 'delete', sweeps.delete('sw', removeCheckpoints)),
+      /sweep sw is running: cancel it first/,
+    );
+    assert.deepEqual(removed, [], 'nothing removed while it runs');
+    assert.ok((await h.store.getSweep('sw')) !== null);
+    await within(1000, 'cancel', sweeps.cancel('sw'));
+    await settle();
+    const { trials } = await h.store.listTrials('sw');
+    const deleted = await within(1000, 'delete', sweeps.delete('sw', removeCheckpoints));
+    assert.deepEqual(deleted, {
+      sweepId: 'sw',
+      trials: trials.length,
+      checkpoints: 2 * trials.length,
+      freedBytes: 1000,
+    });
+    assert.deepEqual(removed, [trials.map((t) => t.id)]);
+    assert.equal(await h.store.getSweep('sw'), null);
+    assert.equal((await h.store.listTrials(null)).total, 0);
+    await assert.rejects(sweeps.delete('sw', removeCheckpoints), /no sweep with id sw/);
+    assert.deepEqual(h.stopped(a), [h.assigned(a)[0]]);
+  });
+
   it('pauses (queued trials leave the queue, a held one is parked) and resumes', async () => {
     const { h, sweeps } = await withSweep();
     const a = h.join('a');

@@ -38,7 +38,7 @@ import {
 } from '@mmim/sweep';
 import type { Logger } from '@mmim/runtime';
 import type { EpochDecision, TrialHooks, TrialManager } from '../trials/trial-manager.js';
-import { SweepActionError } from '../http/index.js';
+import { SweepActionError, sweepDeletionRefusal, type SweepDeletion } from '../http/index.js';
 import type { WorkersPerTrialLimit } from '../trials/admission.js';
 import { newTrialRecord } from '../trials/new-trial.js';
 
@@ -258,6 +258,33 @@ export class SweepController implements TrialHooks {
       this.#live.delete(id);
       await this.#sweepEvent(id, 'cancelled', 'cancelled');
       return updated;
+    });
+  }
+
+  /**
+   * Deletes an ended sweep (sweepDeletionRefusal says which may go): `removeCheckpoints` first
+   * (the bytes in the artifact store), then the record and its trials'. Under the sweep's lock,
+   * so no pause, resume or cancel of it runs meanwhile. A failure part-way leaves the record,
+   * and a retry deletes the rest.
+   */
+  async delete(
+    id: SweepId,
+    removeCheckpoints: (
+      trials: readonly TrialRecord[],
+    ) => Promise<{ checkpoints: number; freedBytes: number }>,
+  ): Promise<SweepDeletion> {
+    return this.#withLockResult(id, async () => {
+      const record = await this.#o.store.getSweep(id);
+      if (!record) throw new SweepActionError('not-found', id, `no sweep with id ${id}`);
+      const trials = await this.#trialsOf(id);
+      const refusal = sweepDeletionRefusal(record, trials);
+      if (refusal !== null) throw new SweepActionError('conflict', id, refusal);
+      const freed = await removeCheckpoints(trials);
+      const removed = await this.#o.store.deleteSweep(id);
+      this.#live.delete(id);
+      const deletion: SweepDeletion = { sweepId: id, trials: removed.length, ...freed };
+      this.#log.info(deletion, 'sweep deleted');
+      return deletion;
     });
   }
 

@@ -161,6 +161,10 @@ export const api = {
     request<{ events: TrialEvent[] }>('GET', `/api/sweeps/${enc(id)}/events`),
   sweepAction: (id: string, action: SweepAction) =>
     request<{ sweep: SweepRecord }>('POST', `/api/sweeps/${enc(id)}/${action}`),
+  deleteSweep: (id: string) =>
+    request<{
+      deleted: { sweepId: string; trials: number; checkpoints: number; freedBytes: number };
+    }>('DELETE', `/api/sweeps/${enc(id)}`),
   trial: (id: string) => request<TrialDetail>('GET', `/api/trials/${enc(id)}`),
   /** The metric table, fetched once per page load (it changes only with the coordinator). */
   metrics: (): Promise<{ metrics: MetricInfo[] }> =>

@@ -90,6 +90,23 @@ export class MemoryExperimentStore implements ExperimentStoreApi {
     return next;
   }
 
+  async deleteSweep(id: SweepId): Promise<TrialId[]> {
+    checkRecordId('sweep', id);
+    const trialIds = this.#allTrials()
+      .filter((t) => t.sweepId === id)
+      .map((t) => t.id);
+    for (const t of trialIds) {
+      this.#trials.delete(t);
+      this.#epochs.delete(t);
+      this.#events.delete(t);
+      this.#curves.delete(t);
+    }
+    this.#sweeps.delete(id);
+    this.#sweepEvents.delete(id);
+    await this.publish({ kind: 'sweep', sweepId: id });
+    return trialIds;
+  }
+
   async sweepCounts(id: SweepId): Promise<TrialCounts> {
     checkRecordId('sweep', id);
     const counts: TrialCounts = {

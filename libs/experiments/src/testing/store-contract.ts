@@ -75,6 +75,47 @@ export function experimentStoreContract(
       assert.equal((await store.sweepCounts('none')).queued, 0);
     });
 
+    it('deletes a sweep with its trials, epochs, events and curves, and nothing else', async () => {
+      const store = await fresh();
+      const metric = { name: 'valid.mae', goal: 'minimize' as const };
+      for (const id of ['gone', 'kept']) {
+        await store.putSweep(fixtureSweep({ id }));
+        await store.addSweepEvent(id, { at: 1, type: 'started', message: id });
+        for (const n of [0, 1]) {
+          const trial = `${id}-t${n}`;
+          await store.putTrial(fixtureTrial({ id: trial, sweepId: id, number: n }));
+          await store.addEpoch(trial, fixtureEpoch(1, 0.9), metric);
+          await store.addEvent(trial, { at: 1, type: 'started', message: trial });
+          await store.appendPoints(trial, [{ name: 'train/loss', step: 1, value: 2, at: 1 }]);
+        }
+      }
+      await store.putTrial(fixtureTrial({ id: 'lone', sweepId: null }));
+      const removed = await store.deleteSweep('gone');
+      assert.deepEqual([...removed].sort(), ['gone-t0', 'gone-t1']);
+      assert.equal(await store.getSweep('gone'), null);
+      assert.deepEqual(
+        (await store.listSweeps()).map((s) => s.id),
+        ['kept'],
+      );
+      assert.deepEqual(await store.sweepEvents('gone'), []);
+      for (const t of removed) {
+        assert.equal(await store.getTrial(t), null);
+        assert.deepEqual(await store.epochs(t), []);
+        assert.deepEqual(await store.events(t), []);
+        assert.deepEqual(await store.curveNames(t), []);
+      }
+      assert.deepEqual((await store.listTrials(null)).trials.map((t) => t.id).sort(), [
+        'kept-t0',
+        'kept-t1',
+        'lone',
+      ]);
+      assert.equal((await store.listTrials('gone')).total, 0);
+      assert.equal((await store.epochs('kept-t1')).length, 1);
+      assert.deepEqual(await store.curveNames('kept-t0'), ['train/loss']);
+      assert.equal((await store.sweepEvents('kept')).length, 1);
+      assert.deepEqual(await store.deleteSweep('gone'), [], 'a second delete removes nothing');
+    });
+
     it('rejects ids that would break the hash tags', async () => {
       const store = await fresh();
       await assert.rejects(store.putTrial(fixtureTrial({ id: 'a}b' })), /invalid trial id "a}b"/);

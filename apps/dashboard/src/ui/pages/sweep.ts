@@ -69,6 +69,17 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
       'Cancel sweep',
     ),
   };
+  // Only an ended sweep can be deleted (the API says why otherwise): shown disabled until then.
+  const deleteButton = h(
+    'button',
+    {
+      class: 'danger',
+      'data-testid': 'sweep-delete',
+      disabled: true,
+      onclick: () => void remove(),
+    },
+    'Delete sweep',
+  );
 
   // Filters.
   const search = h('input', {
@@ -124,7 +135,15 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
     ctx.root,
     title,
     summary,
-    h('div', { class: 'actions' }, buttons.pause, buttons.resume, buttons.cancel, actionStatus),
+    h(
+      'div',
+      { class: 'actions' },
+      buttons.pause,
+      buttons.resume,
+      buttons.cancel,
+      deleteButton,
+      actionStatus,
+    ),
     h('h2', {}, 'Trials'),
     h('div', { class: 'filters' }, search, stateBoxes),
     tableStatus,
@@ -274,6 +293,7 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
     buttons.pause.disabled = s.state !== 'running';
     buttons.resume.disabled = s.state !== 'paused';
     buttons.cancel.disabled = s.state !== 'running' && s.state !== 'paused';
+    deleteButton.disabled = s.state !== 'finished' && s.state !== 'cancelled';
   }
 
   async function loadSummary(): Promise<void> {
@@ -364,7 +384,36 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
     }
   }
 
+  async function remove(): Promise<void> {
+    if (!confirm('Delete this sweep, its trials and every checkpoint they kept? There is no undo.'))
+      return;
+    if (getToken() === null) {
+      const token = await askToken("To delete the sweep, enter the coordinator's admin token.");
+      if (token === null) return;
+      if (token !== '') setToken(token);
+    }
+    actionStatus.className = 'action-status';
+    actionStatus.textContent = 'deleting…';
+    try {
+      const { deleted } = await api.deleteSweep(sweepId);
+      actionStatus.textContent =
+        `Sweep deleted: ${deleted.trials} trials, ${deleted.checkpoints} checkpoint files ` +
+        `(${(deleted.freedBytes / 2 ** 20).toFixed(1)} MiB).`;
+      actionStatus.classList.add('ok');
+      actionStatus.append(' ', routeLink('Back to the sweeps', 'sweeps'));
+      sweepDeleted = true;
+      for (const b of [...Object.values(buttons), deleteButton]) b.disabled = true;
+    } catch (err) {
+      // The API's own text: 401, or 409 naming what to do (cancel first, trials still ending).
+      actionStatus.textContent = `Could not delete: ${errorText(err)}`;
+      actionStatus.classList.add('error');
+    }
+  }
+
+  // Once deleted, the page stays as it was (with the outcome) instead of refetching 404s.
+  let sweepDeleted = false;
   const refreshAll = debounce(() => {
+    if (sweepDeleted) return;
     void loadSummary();
     void loadTrials();
     void loadAnalysis();
