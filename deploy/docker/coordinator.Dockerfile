@@ -29,7 +29,8 @@ COPY libs/trainer/package.json libs/trainer/
 COPY deploy/docker/install-prod-deps.sh /usr/local/bin/install-prod-deps
 RUN sh /usr/local/bin/install-prod-deps none
 
-# ---- dashboard: bundles the browser code (esbuild is a dev dependency; only dist/ is kept) --
+# ---- dashboard: bundles the browser code, and compiles the CLI's entry (esbuild is a dev
+# dependency; only the dist/ folders are kept) ------------------------------------------------
 FROM ${NODE_IMAGE} AS dashboard
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -50,6 +51,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY apps ./apps
 COPY libs ./libs
 RUN node apps/dashboard/scripts/build.mjs
+# `mmim --help` and `mmim sweep ...` in the image start without tsx (what `npm ci`'s prepare
+# does outside images); the build script only warns on failure, so check it wrote its manifest.
+RUN node apps/cli/scripts/build.mjs && test -f apps/cli/dist/manifest.json
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -65,6 +69,7 @@ COPY --from=deps /app ./
 COPY apps ./apps
 COPY libs ./libs
 COPY --from=dashboard /app/apps/dashboard/dist ./apps/dashboard/dist
+COPY --from=dashboard /app/apps/cli/dist ./apps/cli/dist
 COPY deploy/healthcheck ./deploy/healthcheck
 COPY deploy/docker/entrypoint.sh /usr/local/bin/mmim-entrypoint
 # Files stay root-owned and read-only to the service user; tsx's cache goes to /tmp.

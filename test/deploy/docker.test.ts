@@ -234,6 +234,16 @@ describe('deploy/docker', () => {
         (a) => a.join(' ') === '--from=dashboard /app/apps/dashboard/dist ./apps/dashboard/dist',
       ),
     );
+    // The compiled CLI, built after the sources are copied in (its manifest hashes them).
+    assert.ok(
+      runs(dashboard).some((r) => r.startsWith('node apps/cli/scripts/build.mjs')),
+      runs(dashboard).join('\n'),
+    );
+    assert.ok(
+      copies(coordinator.at(-1)!).some(
+        (a) => a.join(' ') === '--from=dashboard /app/apps/cli/dist ./apps/cli/dist',
+      ),
+    );
   });
 
   it('gives the CUDA image a base new enough for Dawn, and loads Dawn at build time', () => {
