@@ -29,7 +29,16 @@ export function compiledEntry(dist = DIST) {
     } catch {
       return null;
     }
-    if (createHash('sha256').update(bytes).digest('hex') !== digest) return null;
+    if (sourceDigest(bytes) !== digest) return null;
   }
   return new URL(manifest.entry, dist).href;
+}
+
+/**
+ * What the manifest records per compiled source (scripts/build.mjs writes it with this).
+ * @param {Uint8Array} bytes
+ * @returns {string}
+ */
+export function sourceDigest(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -17,11 +17,11 @@
 // Run: `node apps/cli/scripts/build.mjs [outDir]`. Exits 0 with a one-line warning when it
 // cannot build (e.g. an image installing dependencies before its sources are copied in):
 // `mmim` then runs from the sources, as it always could.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sourceDigest } from '../bin/compiled-entry.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_ROOT = resolve(APP_DIR, '../..');
@@ -103,7 +103,7 @@ export async function build(outDir = DEFAULT_OUT_DIR) {
           `where it would locate files beside the bundle: load it from a heavy command ` +
           `(apps/cli/scripts/build.mjs HEAVY_COMMANDS) instead`,
       );
-    sources[toImportPath(relative(out, file))] = sha256(text);
+    sources[toImportPath(relative(out, file))] = sourceDigest(text);
   }
   await writeFile(
     join(out, MANIFEST),
@@ -111,10 +111,6 @@ export async function build(outDir = DEFAULT_OUT_DIR) {
   );
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   return { outDir: out, inputs, bytes };
-}
-
-function sha256(bytes) {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** A relative path as an import specifier (always ./ or ../, forward slashes). */

@@ -11,7 +11,7 @@ declare const __MMIM_CLI_COMPILED__: boolean | undefined;
 let registered: Promise<void> | null = null;
 
 /** Resolves once TypeScript modules can be imported. */
-export function typescriptReady(): Promise<void> {
+function typescriptReady(): Promise<void> {
   if (typeof __MMIM_CLI_COMPILED__ === 'undefined') return Promise.resolve();
   registered ??= import('tsx/esm/api').then(({ register }) => {
     register();

@@ -13,4 +13,4 @@ export {
 export { runCoordinator } from './run.js';
 export { ControlPlane, type ControlPlaneOptions, type LoneTrialInput } from './control-plane.js';
 export { Coordinator, type CoordinatorOptions, type TlsFiles } from './coordinator.js';
-export { SweepActionError } from './http/index.js';
+export { SweepActionError, type SweepDeletion } from './http/index.js';

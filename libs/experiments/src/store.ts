@@ -120,10 +120,9 @@ export class ExperimentStore implements ExperimentStoreApi {
     const trialIds = await this.redis.zrange(this.keys.sweepTrials(id), '0', '-1');
     // Every key of the sweep's and its trials' hash tags: one SCAN over each master (a tag's
     // keys share one slot), instead of naming keys other modules own.
-    const tags = [this.keys.sweepTag(id), ...trialIds.map((t) => this.keys.trialTag(t))].map(
-      (tag) => `${tag}:`,
+    const prefixes = new Set(
+      [this.keys.sweepTag(id), ...trialIds.map((t) => this.keys.trialTag(t))].map((t) => `${t}:`),
     );
-    const prefixes = new Set(tags);
     const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
     for (const node of nodes) {
       let cursor = '0';
@@ -131,8 +130,16 @@ export class ExperimentStore implements ExperimentStoreApi {
         const [next, keys] = await node.scan(cursor, 'MATCH', `${this.prefix}{*`, 'COUNT', 1000);
         cursor = next;
         const mine = keys.filter((k) => prefixes.has(k.slice(0, k.indexOf('}:') + 2)));
-        // One UNLINK per key: on a Cluster a multi-key UNLINK must stay in one slot.
-        for (const k of mine) await node.unlink(k);
+        // One UNLINK per key (on a Cluster a multi-key UNLINK must stay in one slot), all of a
+        // page in one round trip to the node that holds them.
+        if (mine.length > 0) {
+          const tx = node.pipeline();
+          for (const k of mine) tx.unlink(k);
+          const failed = (await tx.exec())?.find(([err]) => err !== null);
+          if (failed !== undefined) {
+            throw new Error(`deleting sweep ${id}'s keys failed: ${String(failed[0])}`);
+          }
+        }
       } while (cursor !== '0');
     }
     if (trialIds.length > 0) await this.redis.zrem(this.keys.trials(), ...trialIds);

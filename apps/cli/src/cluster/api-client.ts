@@ -12,6 +12,8 @@ import type {
   TrialRecord,
   WorkerSnapshot,
 } from '@mmim/experiments';
+// A type only (erased): the CLI loads none of the coordinator to read its answer.
+import type { SweepDeletion } from '@mmim/coordinator';
 
 /** The coordinator's checkpoint GC answer (apps/coordinator SweepGcReport), as the CLI reads it. */
 export interface GcReport {
@@ -174,14 +176,6 @@ export class ApiClient {
   gc(id: string, dryRun: boolean): Promise<{ gc: GcReport }> {
     return this.#call(dryRun ? 'GET' : 'POST', `/api/sweeps/${encodeURIComponent(id)}/gc`);
   }
-}
-
-/** DELETE /api/sweeps/:id's answer (the coordinator's SweepDeletion). */
-export interface SweepDeletion {
-  sweepId: string;
-  trials: number;
-  checkpoints: number;
-  freedBytes: number;
 }
 
 export interface ApiTarget {

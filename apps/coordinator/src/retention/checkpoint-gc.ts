@@ -175,17 +175,7 @@ export class CheckpointGc {
       }
       return { checkpoints: count, freedBytes };
     };
-    // In the passes' queue (never beside one), but its error goes to the caller.
-    const result = (this.#running ?? Promise.resolve()).then(job);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#running = settled;
-    void settled.finally(() => {
-      if (this.#running === settled) this.#running = null;
-    });
-    return result;
+    return this.#serialised(job);
   }
 
   /** One pass over every sweep, then the store's leftovers of crashed writes. */
@@ -210,17 +200,26 @@ export class CheckpointGc {
     return { freedBytes: freedBytes + purged.bytes, sweeps: sweeps.length };
   }
 
-  /** Runs `job` after the pass in flight, so passes never overlap. */
-  #enqueue(job: () => Promise<unknown>, what: string): Promise<void> {
-    const next = (this.#running ?? Promise.resolve())
-      .then(job)
-      .then(() => undefined)
-      .catch((err: unknown) => this.#o.log.warn({ err }, `checkpoint gc ${what} failed`));
-    this.#running = next;
-    void next.finally(() => {
-      if (this.#running === next) this.#running = null;
+  /** Runs `job` after the one in flight, so passes and deletions never overlap; its result. */
+  #serialised<T>(job: () => Promise<T>): Promise<T> {
+    const result = (this.#running ?? Promise.resolve()).then(job);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#running = settled;
+    void settled.finally(() => {
+      if (this.#running === settled) this.#running = null;
     });
-    return next;
+    return result;
+  }
+
+  /** A pass, serialised like every job; its failure is logged, not thrown. */
+  #enqueue(job: () => Promise<unknown>, what: string): Promise<void> {
+    return this.#serialised(job).then(
+      () => undefined,
+      (err: unknown) => this.#o.log.warn({ err }, `checkpoint gc ${what} failed`),
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Small pieces the pages share: state badges, the progress bar, error text, the token dialog. */
 import type { TrialCounts } from '@mmim/experiments';
-import { ApiError } from './api.js';
+import { ApiError, getToken, setToken } from './api.js';
 import type { Live } from './live.js';
 import { h } from './dom.js';
 
@@ -58,6 +58,18 @@ export function errorBox(err: unknown): HTMLElement {
  * Asks for the admin token in a modal <dialog>. Resolves to the text entered ('' when left
  * empty: the call then goes without a token and the API's 401 is shown), or null on cancel.
  */
+/**
+ * True once a mutation may be sent: the tab already keeps an admin token, or one was asked for
+ * now (an empty answer sends none, and the API's 401 says so). False: the user cancelled.
+ */
+export async function haveAdminToken(purpose: string): Promise<boolean> {
+  if (getToken() !== null) return true;
+  const token = await askToken(`To ${purpose}, enter the coordinator's admin token.`);
+  if (token === null) return false;
+  if (token !== '') setToken(token);
+  return true;
+}
+
 export function askToken(reason: string): Promise<string | null> {
   const input = h('input', {
     type: 'password',

@@ -4,15 +4,15 @@
  * metric, best-so-far over time and hyperparameter importance.
  */
 import type { SweepAction, SweepRecord, TrialRecord, TrialState } from '../api.js';
-import { api, ApiError, getToken, setToken } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { Chart, renderBestHistory, renderImportance, renderParallel } from '../charts.js';
 import { debounce, h, replace, routeLink } from '../dom.js';
 import { fmtParam, fmtTime, fmtValue } from '../format.js';
 import {
-  askToken,
   badge,
   errorBox,
   errorText,
+  haveAdminToken,
   progressBar,
   type Page,
   type PageContext,
@@ -363,11 +363,7 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
 
   async function act(action: SweepAction): Promise<void> {
     if (action === 'cancel' && !confirm('Cancel this sweep? Queued trials are dropped.')) return;
-    if (getToken() === null) {
-      const token = await askToken(`To ${action} the sweep, enter the coordinator's admin token.`);
-      if (token === null) return;
-      if (token !== '') setToken(token);
-    }
+    if (!(await haveAdminToken(`${action} the sweep`))) return;
     actionStatus.className = 'action-status';
     actionStatus.textContent = `${action}…`;
     try {
@@ -387,11 +383,7 @@ export function sweepPage(ctx: PageContext, sweepId: string): Page {
   async function remove(): Promise<void> {
     if (!confirm('Delete this sweep, its trials and every checkpoint they kept? There is no undo.'))
       return;
-    if (getToken() === null) {
-      const token = await askToken("To delete the sweep, enter the coordinator's admin token.");
-      if (token === null) return;
-      if (token !== '') setToken(token);
-    }
+    if (!(await haveAdminToken('delete the sweep'))) return;
     actionStatus.className = 'action-status';
     actionStatus.textContent = 'deleting…';
     try {

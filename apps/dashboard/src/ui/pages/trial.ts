@@ -9,11 +9,18 @@
  * record, epochs and events.
  */
 import type { Curve, EpochEntry, MetricInfo, TrialDetail } from '../api.js';
-import { api, getToken, setToken } from '../api.js';
+import { api } from '../api.js';
 import { LineFigure } from '../charts.js';
 import { h, replace, routeLink } from '../dom.js';
 import { curveOrder, fmtBytes, fmtMetric, fmtSeconds, fmtTime, fmtValue } from '../format.js';
-import { askToken, badge, errorBox, errorText, type Page, type PageContext } from '../widgets.js';
+import {
+  badge,
+  errorBox,
+  errorText,
+  haveAdminToken,
+  type Page,
+  type PageContext,
+} from '../widgets.js';
 
 /** Points asked for per curve on a full load (the server downsamples to this). */
 const MAX_POINTS = 1000;
@@ -263,11 +270,7 @@ export function trialPage(ctx: PageContext, trialId: string): Page {
 
   async function cancel(): Promise<void> {
     if (!confirm('Cancel this trial? A running trial is stopped on its workers.')) return;
-    if (getToken() === null) {
-      const token = await askToken("To cancel the trial, enter the coordinator's admin token.");
-      if (token === null) return;
-      if (token !== '') setToken(token);
-    }
+    if (!(await haveAdminToken('cancel the trial'))) return;
     actionStatus.className = 'action-status';
     actionStatus.textContent = 'cancel…';
     try {
